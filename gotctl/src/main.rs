@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("gotctl: not yet implemented");
+    std::process::exit(1);
+}

@@ -1,0 +1,1 @@
+//! The regress suite's fixtures. Scenarios live in `tests/`.
