@@ -1,12 +1,48 @@
 //! gotd.conf(5): the configuration of gotd.
 //!
 //! The grammar is upstream gotd's, unchanged, so an existing `/etc/gotd.conf`
-//! works as it is. [`model`] holds the parsed configuration: a plain,
-//! serde-serializable value that the daemon hands to its children.
+//! works as it is (see [`parser`] for the grammar and [`lexer`] for quoting,
+//! macros and line continuation). [`model`] holds the parsed configuration: a
+//! plain, serde-serializable value that the daemon hands to its children.
+//!
+//! ```
+//! use gotd_config::{parse_str, AccessDecision, FixedResolver};
+//!
+//! let users = FixedResolver::new().with_user("flan", 1000);
+//! let parsed = parse_str(
+//!     "gotd.conf",
+//!     "repository \"src\" {\n  path \"/var/git/src.git\"\n  permit rw flan\n}\n",
+//!     &users,
+//! )
+//! .unwrap();
+//! let repo = parsed.config.find_repository("'/src.git'").unwrap();
+//! assert_eq!(repo.check_access(1000, &[], true), AccessDecision::Granted);
+//! assert_eq!(repo.check_access(1001, &[], false), AccessDecision::NoMatch);
+//! // The path does not exist on this machine: a warning, not an error.
+//! assert_eq!(parsed.warnings.len(), 1);
+//! ```
+//!
+//! Errors name the file (as given) and the line, upstream style:
+//! `gotd.conf:12: unknown user "flan"`. A [`ConfigError::Invalid`] displays
+//! every problem found, one per line; see [`error`].
+//!
+//! User and group names are resolved through an [`IdResolver`]:
+//! [`SystemResolver`] in the daemon, [`FixedResolver`] in tests.
 
+pub mod access;
+pub mod error;
+pub mod lexer;
 pub mod model;
+pub mod parser;
+pub mod resolve;
+pub mod validate;
 
+use std::path::Path;
+
+pub use access::{normalize_repo_name, AccessDecision};
+pub use error::{ConfigError, Diagnostic};
 pub use model::*;
+pub use resolve::{FixedResolver, IdResolver, SystemResolver};
 
 /// Default configuration file.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/gotd.conf";
@@ -18,5 +54,52 @@ pub const DEFAULT_USER: &str = "_gotd";
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 3600;
 /// Default number of concurrent connections per uid.
 pub const DEFAULT_CONNECTION_LIMIT: u32 = 4;
+/// Largest `connection limit user` value (upstream's GOTD_MAXCLIENTS).
+pub const MAX_CONNECTION_LIMIT: u32 = 1024;
 /// Default secrets file.
 pub const DEFAULT_SECRETS_PATH: &str = "/etc/gotd-secrets.conf";
+
+/// A successfully parsed configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub config: Config,
+    /// Problems that do not stop the daemon, e.g. a repository path that
+    /// does not exist yet, formatted `<file>:<line>: <message>`. The library
+    /// never prints them; the caller logs them.
+    pub warnings: Vec<String>,
+}
+
+/// Reads and parses the configuration file at `path`. Diagnostics name the
+/// file as `path` is written.
+pub fn parse_file(path: &Path, resolver: &dyn IdResolver) -> Result<Parsed, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let name = path.display().to_string();
+    match String::from_utf8(bytes) {
+        Ok(text) => parse_str(&name, &text, resolver),
+        Err(e) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = 1 + valid.iter().filter(|&&b| b == b'\n').count() as u32;
+            Err(ConfigError::Invalid(vec![Diagnostic {
+                file: name,
+                line,
+                message: "invalid UTF-8 text".to_owned(),
+            }]))
+        }
+    }
+}
+
+/// Parses configuration `text`; `name` is the file name used in diagnostics.
+pub fn parse_str(name: &str, text: &str, resolver: &dyn IdResolver) -> Result<Parsed, ConfigError> {
+    let outcome = parser::Parser::new(name, text, resolver).run();
+    if outcome.diagnostics.is_empty() {
+        Ok(Parsed {
+            config: outcome.config,
+            warnings: outcome.warnings,
+        })
+    } else {
+        Err(ConfigError::Invalid(outcome.diagnostics))
+    }
+}

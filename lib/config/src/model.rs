@@ -1,5 +1,7 @@
 //! The parsed configuration. Every value here has been validated; user and
 //! group names have been resolved to ids (the names are kept for messages).
+//! Lookups on it (repository by name, access checks, connection limits)
+//! live in [`crate::access`].
 
 use std::path::PathBuf;
 
@@ -14,8 +16,9 @@ pub struct Config {
     pub user: String,
     /// `connection request timeout N`, in seconds.
     pub request_timeout_secs: u64,
-    /// `connection limit user NAME N`, in the order written (last one wins
-    /// for a repeated user).
+    /// `connection limit user NAME N`, one entry per uid in the order first
+    /// written; a repeated uid keeps its place and takes the last value.
+    /// Use [`Config::connection_limit`] to look a uid up.
     pub connection_limits: Vec<ConnectionLimit>,
     /// The repositories, in the order written.
     pub repositories: Vec<Repository>,
