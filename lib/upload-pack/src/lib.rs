@@ -2,12 +2,34 @@
 //! pack generation for clone and fetch.
 //!
 //! [`serve`] runs one whole exchange on a client's input and output. It is
-//! called by gotd's read child after the child has sandboxed itself.
+//! called by gotd's read child after the child has sandboxed itself, and by
+//! the `gotd-upload-pack-stdio` test and benchmark binary.
+//!
+//! Modules, in the order an exchange uses them:
+//! * [`refs`]: the repository's refs as advertised (HEAD, sorted refs, peeled tags);
+//! * [`advertise`]: the v0/v1 advertisement and our capability list;
+//! * [`v0`]: the v0/v1 want/have/done state machine;
+//! * [`v2`]: protocol v2 (`ls-refs`, `fetch`);
+//! * [`objects`]: the exact object set `wants − haves`;
+//! * [`pack`]: streaming the pack (delta reuse, safe thin bases, progress).
 
 use std::io::{Read, Write};
 use std::path::Path;
 
 pub use gotd_wire::Protocol;
+
+mod advertise;
+mod failure;
+mod objects;
+mod pack;
+mod progress;
+mod refs;
+mod request;
+mod v0;
+mod v2;
+
+pub(crate) use failure::Fail;
+pub(crate) use request::FetchRequest;
 
 /// How to serve one client.
 #[derive(Debug, Clone)]
@@ -16,6 +38,18 @@ pub struct Options {
     pub agent: String,
     /// What the client asked for in `GIT_PROTOCOL`.
     pub protocol: Protocol,
+    /// Worker threads for counting and compressing (`None`: one per core).
+    pub threads: Option<usize>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            agent: concat!("gotd/", env!("CARGO_PKG_VERSION")).into(),
+            protocol: Protocol::V0,
+            threads: None,
+        }
+    }
 }
 
 /// Why serving failed. `Display` is the exact text the client was sent in
@@ -36,6 +70,31 @@ pub fn serve(
     output: &mut dyn Write,
     opts: &Options,
 ) -> Result<(), Error> {
-    let _ = (repo, input, output, opts);
-    Err(Error::Client("upload-pack is not implemented".into()))
+    let result = open(repo).and_then(|repo| match opts.protocol {
+        Protocol::V2 => v2::serve(&repo, input, output, opts),
+        Protocol::V0 | Protocol::V1 => v0::serve(&repo, input, output, opts),
+    });
+    match result {
+        Ok(()) => {
+            let _ = output.flush();
+            Ok(())
+        }
+        Err(fail) => {
+            if !fail.reported {
+                // The client may already be gone; the error is still returned.
+                let _ = gotd_wire::pkt::write_err(&mut &mut *output, &fail.msg);
+            }
+            let _ = output.flush();
+            Err(Error::Client(fail.msg))
+        }
+    }
+}
+
+/// Opens the repository for one exchange. Each call sees the packs present
+/// now, including those written by pushes since the last call.
+fn open(path: &Path) -> Result<gix::Repository, Fail> {
+    let opts = gix::open::Options::isolated().strict_config(false);
+    let mut repo = gix::open_opts(path, opts).map_err(|_| Fail::new("no git repository found"))?;
+    repo.object_cache_size_if_unset(4 * 1024 * 1024);
+    Ok(repo)
 }

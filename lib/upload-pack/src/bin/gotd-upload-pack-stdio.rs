@@ -1,0 +1,35 @@
+//! `gotd-upload-pack-stdio <repo>`: serves one upload-pack exchange on
+//! stdin/stdout, the protocol taken from `GIT_PROTOCOL`. Git runs it as
+//! `git clone --upload-pack=<this> file:///path`; tests and `cargo xtask
+//! bench` use it to exercise the library without the daemon.
+
+use std::io::{BufWriter, Write};
+use std::process::ExitCode;
+
+use gotd_upload_pack::{serve, Options, Protocol};
+
+fn main() -> ExitCode {
+    let Some(repo) = std::env::args_os().nth(1) else {
+        eprintln!("usage: gotd-upload-pack-stdio <repo>");
+        return ExitCode::from(2);
+    };
+    let protocol = std::env::var("GIT_PROTOCOL")
+        .map(|v| Protocol::from_git_protocol(&v))
+        .unwrap_or_default();
+    let opts = Options {
+        protocol,
+        ..Options::default()
+    };
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut output = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let result = serve(repo.as_ref(), &mut input, &mut output, &opts);
+    let _ = output.flush();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gotd-upload-pack-stdio: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Protocol v0/v1: advertisement, then the want/have/done state machine.
+//!
+//! ```text
+//! want <id> <caps>   first want: must carry at least one capability we know
+//! want <id>          more wants, no capabilities
+//! 0000               end of wants (before any want: end of an ls-remote)
+//! have <id> … 0000   rounds of haves, each answered when its flush arrives
+//! done               final ACK/NAK, then the pack
+//! ```
+
+use std::io::{Read, Write};
+
+use gix::ObjectId;
+use gotd_wire::pkt::{self, Packet, PktReader};
+
+use crate::failure::io;
+use crate::refs::Refs;
+use crate::request::{AckMode, ClientCaps, FetchRequest};
+use crate::{advertise, pack, Fail, Options, Protocol};
+
+pub(crate) fn serve(
+    repo: &gix::Repository,
+    input: &mut dyn Read,
+    output: &mut dyn Write,
+    opts: &Options,
+) -> Result<(), Fail> {
+    let refs = Refs::read(repo)?;
+    advertise::write(output, &refs, &opts.agent, opts.protocol == Protocol::V1).map_err(io)?;
+    output.flush().map_err(io)?;
+    let mut rd = PktReader::new(input);
+    let Some(req) = negotiate(repo, &mut rd, output)? else {
+        return Ok(());
+    };
+    pack::send(repo, &req, &refs, output, opts, pack::Framing::V0)
+}
+
+/// Runs the want and have phases. `None` means the client only wanted the
+/// advertisement (a flush, then end of input).
+pub(crate) fn negotiate(
+    repo: &gix::Repository,
+    rd: &mut PktReader<&mut dyn Read>,
+    output: &mut dyn Write,
+) -> Result<Option<FetchRequest>, Fail> {
+    let mut req = FetchRequest::default();
+    loop {
+        let line = match rd.read_packet()? {
+            None => return Err(gotd_wire::pkt::PktError::Eof.into()),
+            Some(Packet::Flush) if req.wants.is_empty() => {
+                return if at_end(rd.get_mut())? {
+                    Ok(None)
+                } else {
+                    Err(Fail::new("unexpected flush packet received"))
+                };
+            }
+            Some(Packet::Flush) => break,
+            Some(p) => p.text().unwrap_or_default().to_vec(),
+        };
+        if let Some(rest) = line.strip_prefix(b"want ") {
+            let (hex, caps) = split_id(rest);
+            if req.wants.is_empty() {
+                req.caps = parse_caps(caps)?;
+            } else if !caps.is_empty() {
+                return Err(Fail::new("unexpected capability announcement received"));
+            }
+            let id = parse_id(hex)?;
+            check_want(repo, id)?;
+            if !req.wants.contains(&id) {
+                req.wants.push(id);
+            }
+        } else {
+            return Err(unexpected(&line));
+        }
+    }
+    haves(repo, rd, output, &mut req)?;
+    Ok(Some(req))
+}
+
+/// The have rounds up to and including `done`.
+fn haves(
+    repo: &gix::Repository,
+    rd: &mut PktReader<&mut dyn Read>,
+    output: &mut dyn Write,
+    req: &mut FetchRequest,
+) -> Result<(), Fail> {
+    let mode = req.caps.ack;
+    let mut acked = false;
+    let mut buf = Vec::new();
+    let mut seen = gix::hashtable::HashSet::default();
+    loop {
+        let line = match rd.read_packet()? {
+            None => return Err(gotd_wire::pkt::PktError::Eof.into()),
+            Some(Packet::Flush) => {
+                if mode != AckMode::Single || !acked {
+                    pkt::write_line(&mut buf, "NAK").map_err(io)?;
+                }
+                output
+                    .write_all(&buf)
+                    .and_then(|_| output.flush())
+                    .map_err(io)?;
+                buf.clear();
+                continue;
+            }
+            Some(p) => p.text().unwrap_or_default().to_vec(),
+        };
+        if let Some(rest) = line.strip_prefix(b"have ") {
+            let id = parse_id(rest)?;
+            if !seen.insert(id) || !is_commit_or_tag(repo, id) {
+                continue;
+            }
+            req.common.push(id);
+            let hex = id.to_hex();
+            match mode {
+                AckMode::Detailed => pkt::write_line(&mut buf, &format!("ACK {hex} common")),
+                AckMode::Multi => pkt::write_line(&mut buf, &format!("ACK {hex} continue")),
+                AckMode::Single if !acked => {
+                    acked = true;
+                    pkt::write_line(&mut buf, &format!("ACK {hex}"))
+                }
+                AckMode::Single => Ok(()),
+            }
+            .map_err(io)?;
+        } else if line == b"done" {
+            match req.common.last() {
+                Some(last) if mode != AckMode::Single => {
+                    pkt::write_line(&mut buf, &format!("ACK {}", last.to_hex()))
+                }
+                Some(_) => Ok(()),
+                None => pkt::write_line(&mut buf, "NAK"),
+            }
+            .map_err(io)?;
+            output
+                .write_all(&buf)
+                .and_then(|_| output.flush())
+                .map_err(io)?;
+            return Ok(());
+        } else {
+            return Err(unexpected(&line));
+        }
+    }
+}
+
+/// The error for a line that is not valid at this point.
+fn unexpected(line: &[u8]) -> Fail {
+    if line.starts_with(b"want ") {
+        Fail::new("unexpected 'want' packet")
+    } else if line.starts_with(b"have ") {
+        Fail::new("unexpected 'have' packet")
+    } else if line == b"done" {
+        Fail::new("unexpected 'done' packet")
+    } else {
+        Fail::new("bad packet received")
+    }
+}
+
+/// True if the input has ended (the byte after a flush is the end of the stream).
+fn at_end(input: &mut dyn Read) -> Result<bool, Fail> {
+    let mut b = [0u8; 1];
+    loop {
+        match input.read(&mut b) {
+            Ok(0) => return Ok(true),
+            Ok(_) => return Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Fail::internal("read", e)),
+        }
+    }
+}
+
+/// Splits `<id>[ <caps>]`.
+fn split_id(rest: &[u8]) -> (&[u8], &[u8]) {
+    match rest.iter().position(|&b| b == b' ') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, &[]),
+    }
+}
+
+/// Parses the capabilities of the first want; at least one must be known.
+pub(crate) fn parse_caps(caps: &[u8]) -> Result<ClientCaps, Fail> {
+    let mut parsed = ClientCaps::default();
+    let mut known = 0;
+    for word in caps.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
+        if parsed.apply(word) {
+            known += 1;
+        }
+    }
+    if known == 0 {
+        return Err(Fail::new("unexpected want-line received"));
+    }
+    Ok(parsed)
+}
+
+/// Parses a 40-digit hex id.
+pub(crate) fn parse_id(hex: &[u8]) -> Result<ObjectId, Fail> {
+    if hex.len() != 40 {
+        return Err(Fail::new("bad packet received"));
+    }
+    ObjectId::from_hex(hex).map_err(|_| Fail::new("bad packet received"))
+}
+
+/// A want must name an existing commit or tag.
+pub(crate) fn check_want(repo: &gix::Repository, id: ObjectId) -> Result<(), Fail> {
+    match repo.find_header(id) {
+        Ok(h) if matches!(h.kind(), gix::object::Kind::Commit | gix::object::Kind::Tag) => Ok(()),
+        Ok(_) => Err(Fail::new("wrong type of object")),
+        Err(_) => Err(Fail::new(format!("object {} not found", id.to_hex()))),
+    }
+}
+
+/// Haves count as common only if they are commits or tags we have.
+pub(crate) fn is_commit_or_tag(repo: &gix::Repository, id: ObjectId) -> bool {
+    matches!(
+        repo.find_header(id).map(|h| h.kind()),
+        Ok(gix::object::Kind::Commit | gix::object::Kind::Tag)
+    )
+}
