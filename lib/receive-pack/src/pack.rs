@@ -1,0 +1,290 @@
+//! Pack intake: header checks and size limits, indexing with gix into a
+//! private quarantine directory, and installing the fsynced pack into
+//! `objects/pack`.
+//!
+//! The quarantine is `objects/incoming-uid<uid>-<pid>-<n>/`, holding an
+//! exclusive `flock` on its `lock` file for as long as the push runs. Thin
+//! packs are completed from the repository, so the stored pack is
+//! self-contained. A pack that is refused never becomes visible to readers:
+//! dropping the [`Quarantine`] removes the directory and everything in it.
+//! A writer killed with SIGKILL leaves the directory behind, unlocked;
+//! [`crate::remove_stale_temporaries`] removes it.
+
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::durable;
+use crate::Limits;
+
+/// Prefix of quarantine directory names inside `objects/`.
+pub(crate) const QUARANTINE_PREFIX: &str = "incoming-";
+/// Name of the lock file inside a quarantine directory.
+pub(crate) const LOCK_FILE: &str = "lock";
+
+/// A private directory for one push's pack, removed on drop.
+pub(crate) struct Quarantine {
+    dir: PathBuf,
+    _lock: Flock<File>,
+}
+
+impl Quarantine {
+    pub(crate) fn create(repo: &gix::Repository, uid: u32) -> io::Result<Quarantine> {
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let objects = repo.objects.store_ref().path().to_owned();
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let dir = objects.join(format!(
+            "{QUARANTINE_PREFIX}uid{uid}-{}-{n}",
+            std::process::id()
+        ));
+        fs::create_dir(&dir)?;
+        let locked = File::create(dir.join(LOCK_FILE)).and_then(|f| {
+            Flock::lock(f, FlockArg::LockExclusiveNonblock)
+                .map_err(|(_, errno)| io::Error::from(errno))
+        });
+        match locked {
+            Ok(lock) => Ok(Quarantine { dir, _lock: lock }),
+            Err(e) => {
+                let _ = fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Quarantine {
+    fn drop(&mut self) {
+        // Removed while still locked, so no cleaner can race with us.
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A pack indexed into the quarantine.
+pub(crate) struct Received {
+    pub num_objects: u32,
+    /// `None` for an empty pack (nothing was written).
+    pub bundle: Option<gix_pack::Bundle>,
+    files: Option<PackFiles>,
+}
+
+struct PackFiles {
+    pack: PathBuf,
+    idx: PathBuf,
+    keep: Option<PathBuf>,
+}
+
+/// Reads a pack from `input` and indexes it into `quarantine`. The error is
+/// the client-visible reason (the `unpack` status).
+pub(crate) fn receive(
+    input: &mut dyn Read,
+    repo: &gix::Repository,
+    quarantine: &Quarantine,
+    limits: &Limits,
+) -> Result<Received, String> {
+    let mut header = [0u8; 12];
+    let got = read_full(input, &mut header).map_err(|e| e.to_string())?;
+    if got < header.len() {
+        return Err("short pack file".into());
+    }
+    if &header[..4] != b"PACK" {
+        return Err("bad packfile signature".into());
+    }
+    let version = u32::from_be_bytes(header[4..8].try_into().expect("4 bytes"));
+    if version != 2 && version != 3 {
+        return Err("bad packfile version".into());
+    }
+    let count = u32::from_be_bytes(header[8..12].try_into().expect("4 bytes"));
+    if count > limits.max_objects {
+        return Err(format!(
+            "pack file has {count} objects, more than the limit of {}",
+            limits.max_objects
+        ));
+    }
+
+    let mut reader = Limited {
+        header,
+        pos: 0,
+        inner: input,
+        total: 0,
+        max: limits.max_pack_bytes,
+        eof: false,
+        over: false,
+    };
+    let interrupt = AtomicBool::new(false);
+    let options = gix_pack::bundle::write::Options {
+        thread_limit: limits.thread_limit,
+        iteration_mode: gix_pack::data::input::Mode::Verify,
+        index_version: gix_pack::index::Version::V2,
+        alloc_limit_bytes: Some(limits.alloc_limit_bytes),
+        ..Default::default()
+    };
+    let result = {
+        let mut buffered = BufReader::with_capacity(64 * 1024, &mut reader);
+        gix_pack::Bundle::write_to_directory(
+            &mut buffered as &mut dyn BufRead,
+            Some(quarantine.path()),
+            &mut gix::progress::Discard,
+            &interrupt,
+            Some(repo.objects.clone()),
+            gix::hash::Kind::Sha1,
+            options,
+        )
+    };
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => return Err(describe_error(&e, &reader)),
+    };
+    let files = match (outcome.data_path.clone(), outcome.index_path.clone()) {
+        (Some(pack), Some(idx)) => Some(PackFiles {
+            pack,
+            idx,
+            keep: outcome.keep_path.clone(),
+        }),
+        _ => None,
+    };
+    let bundle = match outcome.to_bundle().transpose() {
+        Ok(b) => b,
+        Err(e) => return Err(format!("could not open received pack: {e}")),
+    };
+    Ok(Received {
+        num_objects: outcome.index.num_objects,
+        bundle,
+        files,
+    })
+}
+
+/// Turns a gix failure into a short client-visible reason.
+fn describe_error(e: &gix::Error, reader: &Limited<'_>) -> String {
+    if reader.over {
+        return format!("pack file is larger than the limit of {} bytes", reader.max);
+    }
+    let chain: Vec<String> = e.iter_errors().map(|e| e.to_string()).collect();
+    if chain.iter().any(|m| m.contains("checksum")) {
+        return "pack file checksum error".into();
+    }
+    let eof_kind = e
+        .iter_errors()
+        .filter_map(|e| e.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::UnexpectedEof);
+    if eof_kind || (reader.eof && chain.iter().any(|m| m.contains("incomplete"))) {
+        return "unexpected end of file".into();
+    }
+    let mut text = String::new();
+    for m in chain {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&m);
+    }
+    text.replace('\n', " ")
+}
+
+impl Received {
+    /// Makes pack, index and keep file durable (still in quarantine).
+    pub(crate) fn sync(&self) -> io::Result<()> {
+        if let Some(f) = &self.files {
+            for p in [Some(&f.pack), Some(&f.idx), f.keep.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                durable::sync_file(p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves keep, pack and index (in that order: readers only use a pack
+    /// once its index exists) into `objects/pack` and fsyncs the directory.
+    /// Returns the keep file to remove once refs point into the pack, or
+    /// `None` when the pack was already installed or was empty.
+    pub(crate) fn publish(
+        &self,
+        quarantine: &Quarantine,
+        repo: &gix::Repository,
+    ) -> io::Result<Option<PathBuf>> {
+        let Some(f) = &self.files else {
+            return Ok(None);
+        };
+        let _ = quarantine;
+        let pack_dir = repo.objects.store_ref().path().join("pack");
+        fs::create_dir_all(&pack_dir)?;
+        let target = |p: &Path| pack_dir.join(p.file_name().expect("pack files have names"));
+        let mut kept = None;
+        if let Some(keep) = &f.keep {
+            let t = target(keep);
+            if !t.exists() {
+                fs::rename(keep, &t)?;
+                kept = Some(t);
+            }
+        }
+        for p in [&f.pack, &f.idx] {
+            let t = target(p);
+            if !t.exists() {
+                fs::rename(p, &t)?;
+            }
+        }
+        durable::sync_dir(&pack_dir)?;
+        Ok(kept)
+    }
+}
+
+/// Reads and discards the rest of the client's pack (up to `max` bytes), so
+/// that a refusal reaches a client that is still sending.
+pub(crate) fn drain(input: &mut dyn Read, max: u64) {
+    let _ = io::copy(&mut input.take(max), &mut io::sink());
+}
+
+/// The pack stream: the already-read header, then the client's bytes up to
+/// the size limit.
+struct Limited<'a> {
+    header: [u8; 12],
+    pos: usize,
+    inner: &'a mut dyn Read,
+    total: u64,
+    max: u64,
+    eof: bool,
+    over: bool,
+}
+
+impl Read for Limited<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.header.len() {
+            let n = buf.len().min(self.header.len() - self.pos);
+            buf[..n].copy_from_slice(&self.header[self.pos..self.pos + n]);
+            self.pos += n;
+            self.total += n as u64;
+            return Ok(n);
+        }
+        if self.total >= self.max {
+            self.over = true;
+            return Err(io::Error::other("pack file too large"));
+        }
+        let room = (self.max - self.total).min(buf.len() as u64) as usize;
+        let n = self.inner.read(&mut buf[..room])?;
+        if n == 0 {
+            self.eof = true;
+        }
+        self.total += n as u64;
+        Ok(n)
+    }
+}
+
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut off = 0;
+    while off < buf.len() {
+        match r.read(&mut buf[off..]) {
+            Ok(0) => break,
+            Ok(n) => off += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(off)
+}
