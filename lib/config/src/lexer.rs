@@ -177,11 +177,6 @@ impl Lexer {
         }
     }
 
-    /// The current line (where the next character is).
-    pub fn line(&self) -> u32 {
-        self.line
-    }
-
     /// Defines (or redefines) the macro `name`.
     pub fn define(&mut self, name: &str, value: &str) {
         self.macros.insert(name.to_owned(), value.to_owned());
@@ -342,8 +337,9 @@ impl Lexer {
         let mut s = String::new();
         loop {
             let Some(c) = self.raw() else {
+                // Point at the opening quote: that is what needs fixing.
                 return Err(LexError {
-                    line: self.line,
+                    line,
                     message: "reached end of file while parsing quoted string".to_owned(),
                 });
             };

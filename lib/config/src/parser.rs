@@ -84,6 +84,8 @@ pub(crate) struct Parser<'a> {
     drafts: Vec<RepoDraft>,
     diagnostics: Vec<Diagnostic>,
     warnings: Vec<String>,
+    /// The number of the file's last line.
+    last_line: u32,
 }
 
 /// A string argument: its text and line.
@@ -109,13 +111,16 @@ impl<'a> Parser<'a> {
             drafts: Vec::new(),
             diagnostics: Vec::new(),
             warnings: Vec::new(),
+            last_line: u32::try_from(text.lines().count().max(1)).unwrap_or(u32::MAX),
         }
     }
 
     /// Parses the whole text, then checks what needs the whole file.
     pub fn run(mut self) -> Outcome {
+        // As upstream, the whole-file checks run only on an otherwise
+        // valid file, so they never add noise to other errors.
         let completed = self.file_rule().is_ok();
-        if completed {
+        if completed && self.diagnostics.is_empty() {
             for draft in &self.drafts {
                 if !draft.has_path {
                     let message = format!(
@@ -126,11 +131,12 @@ impl<'a> Parser<'a> {
                 }
             }
             if self.drafts.is_empty() {
-                let line = self.lexer.line();
+                let line = self.last_line;
                 let message = "no repository defined in configuration file".to_owned();
                 self.diagnostics.push(self.diag(line, message));
             }
         }
+        self.diagnostics.sort_by_key(|d| d.line);
         self.config.repositories = self.drafts.into_iter().map(|d| d.repo).collect();
         Outcome {
             config: self.config,
@@ -306,7 +312,17 @@ impl<'a> Parser<'a> {
 
     fn macro_definition(&mut self) -> PResult<()> {
         let name = self.string("a macro name")?;
-        self.expect_char('=')?;
+        if !self.at_char('=')? {
+            // Most likely a misspelt or unknown directive.
+            let message = format!(
+                "syntax error: unknown directive \"{}\", expecting 'listen', 'user', \
+                 'connection', 'repository' or a macro definition (name = value)",
+                name.text
+            );
+            self.error(name.line, message);
+            return Err(Stop);
+        }
+        self.next()?;
         let value = self.number_or_string("a macro value")?;
         // Define it before the next line is read, so that line may use it.
         let token = self.peek()?.clone();
@@ -463,14 +479,14 @@ impl<'a> Parser<'a> {
         };
         self.expect_char('{')?;
         self.skip_newlines()?;
-        self.repository_option(&mut draft)?;
+        self.repository_option(&mut draft, true)?;
         loop {
             self.skip_newlines()?;
             if self.at_char('}')? {
                 self.next()?;
                 break;
             }
-            self.repository_option(&mut draft)?;
+            self.repository_option(&mut draft, false)?;
         }
         let duplicate = self.drafts.iter().any(|d| d.repo.name == draft.repo.name);
         if !duplicate {
@@ -479,7 +495,9 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn repository_option(&mut self, draft: &mut RepoDraft) -> PResult<()> {
+    /// One option of a repository block; `first` when none came before
+    /// (a block may not be empty).
+    fn repository_option(&mut self, draft: &mut RepoDraft, first: bool) -> PResult<()> {
         let token = self.next()?;
         match token.kind {
             TokenKind::Keyword(Keyword::Path) => {
@@ -507,10 +525,12 @@ impl<'a> Parser<'a> {
                 self.block_or_one(|p| p.notify_option(draft))?;
             }
             _ => {
-                return self.syntax_error(
-                    &token,
-                    "'path', 'permit', 'deny', 'protect', 'notify' or '}'",
-                )
+                let expected = if first {
+                    "'path', 'permit', 'deny', 'protect' or 'notify'"
+                } else {
+                    "'path', 'permit', 'deny', 'protect', 'notify' or '}'"
+                };
+                return self.syntax_error(&token, expected);
             }
         }
         Ok(())
