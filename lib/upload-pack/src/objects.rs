@@ -1,1 +1,267 @@
-//! objects
+//! The objects to send: everything reachable from the wants that the client
+//! does not provably have.
+//!
+//! * No common haves (a clone): every commit reachable from the wants is
+//!   expanded to its full tree by gix-pack's threaded counter.
+//! * With common haves: the commits reachable from the wants but not from
+//!   the haves are walked; the trees of the boundary commits (the parents
+//!   the client has) seed a `seen` set, and every new commit's tree is
+//!   walked skipping what is seen — the same set `git rev-list --objects
+//!   <wants> --not <haves>` yields. The seed set doubles as the list of
+//!   bases a thin pack may refer to.
+
+use std::sync::atomic::AtomicBool;
+
+use gix::hashtable::HashSet;
+use gix::objs::{FindExt, Kind};
+use gix::ObjectId;
+use gix_pack::data::output::count::{self, PackLocation};
+use gix_pack::data::output::Count;
+
+use crate::refs::Refs;
+use crate::{Fail, FetchRequest};
+
+/// The object database handle pack generation shares between threads.
+pub(crate) type Db = gix::odb::Cache<gix::odb::store::Handle<std::sync::Arc<gix::odb::Store>>>;
+
+/// The result of enumeration.
+pub(crate) struct ObjectSet {
+    /// One entry per object to send, no duplicates.
+    pub counts: Vec<Count>,
+    /// Objects the client has for sure (boundary commits and their trees):
+    /// the only bases a thin pack may leave out.
+    pub client_has: HashSet<ObjectId>,
+    /// How many commits are sent.
+    pub commits: usize,
+}
+
+/// Computes the object set for `req`.
+pub(crate) fn enumerate(
+    repo: &gix::Repository,
+    db: &Db,
+    req: &FetchRequest,
+    refs: &Refs,
+    threads: Option<usize>,
+) -> Result<ObjectSet, Fail> {
+    let mut tips = Vec::new();
+    let mut roots = Vec::new();
+    let mut tags = Vec::new();
+    for &want in &req.wants {
+        let target = peel(repo, want, &mut tags)?;
+        match kind(repo, target)? {
+            Kind::Commit => tips.push(target),
+            _ => roots.push(target),
+        }
+    }
+    let mut hidden = Vec::new();
+    for &have in &req.common {
+        let target = peel(repo, have, &mut Vec::new())?;
+        if kind(repo, target)? == Kind::Commit {
+            hidden.push(target);
+        }
+    }
+
+    let mut walked = Vec::new();
+    let mut boundary = Vec::new();
+    {
+        let walk = repo
+            .rev_walk(tips.iter().copied())
+            .with_hidden(hidden.iter().copied())
+            .all()
+            .map_err(|e| Fail::internal("walking commits", e))?;
+        let mut parents = Vec::new();
+        for info in walk {
+            let info = info.map_err(|e| Fail::internal("walking commits", e))?;
+            walked.push(info.id);
+            parents.extend(info.parent_ids.iter().copied());
+        }
+        if !hidden.is_empty() {
+            let set: HashSet<ObjectId> = walked.iter().copied().collect();
+            let mut seen = HashSet::default();
+            for p in parents.into_iter().chain(hidden.iter().copied()) {
+                if !set.contains(&p) && seen.insert(p) {
+                    boundary.push(p);
+                }
+            }
+        }
+    }
+    let walked_set: HashSet<ObjectId> = walked.iter().copied().collect();
+    if req.caps.include_tag {
+        for r in &refs.refs {
+            if r.peeled.is_some_and(|p| walked_set.contains(&p)) {
+                peel(repo, r.id, &mut tags)?;
+            }
+        }
+    }
+    let commits = walked.len();
+
+    if hidden.is_empty() {
+        let counts = count_full(db, walked, roots, tags, threads)?;
+        return Ok(ObjectSet {
+            counts,
+            client_has: HashSet::default(),
+            commits,
+        });
+    }
+
+    let mut tw = TreeWalker {
+        repo,
+        buf: Vec::new(),
+        seen: HashSet::default(),
+    };
+    for &b in &boundary {
+        if !tw.seen.insert(b) {
+            continue;
+        }
+        // A parent the repository lacks (a shallow boundary) seeds nothing.
+        let Ok(tree) = commit_tree(repo, b, &mut tw.buf) else {
+            continue;
+        };
+        tw.walk(tree, None)?;
+    }
+    let client_has = if req.caps.thin_pack {
+        tw.seen.clone()
+    } else {
+        HashSet::default()
+    };
+    let mut out = Vec::new();
+    for id in walked {
+        if tw.seen.insert(id) {
+            out.push(id);
+        }
+        let tree = commit_tree(repo, id, &mut tw.buf)?;
+        tw.walk(tree, Some(&mut out))?;
+    }
+    for root in roots {
+        tw.walk(root, Some(&mut out))?;
+    }
+    for tag in tags {
+        if tw.seen.insert(tag) {
+            out.push(tag);
+        }
+    }
+    let counts = out
+        .into_iter()
+        .map(|id| Count {
+            id,
+            entry_pack_location: PackLocation::NotLookedUp,
+        })
+        .collect();
+    Ok(ObjectSet {
+        counts,
+        client_has,
+        commits,
+    })
+}
+
+/// A full clone: gix-pack's threaded counter expands each commit to its tree.
+fn count_full(
+    db: &Db,
+    commits: Vec<ObjectId>,
+    roots: Vec<ObjectId>,
+    tags: Vec<ObjectId>,
+    threads: Option<usize>,
+) -> Result<Vec<Count>, Fail> {
+    let input: Vec<ObjectId> = commits.into_iter().chain(roots).chain(tags).collect();
+    let interrupt = AtomicBool::new(false);
+    let (counts, _outcome) = count::objects(
+        db.clone(),
+        Box::new(input.into_iter().map(Ok)),
+        &gix::progress::Discard,
+        &interrupt,
+        count::objects::Options {
+            thread_limit: threads,
+            chunk_size: 50,
+            input_object_expansion: count::objects::ObjectExpansion::TreeContents,
+        },
+    )
+    .map_err(|e| Fail::internal("counting objects", e))?;
+    Ok(counts)
+}
+
+/// Depth-first tree traversal that skips everything already seen.
+struct TreeWalker<'r> {
+    repo: &'r gix::Repository,
+    buf: Vec<u8>,
+    seen: HashSet<ObjectId>,
+}
+
+impl TreeWalker<'_> {
+    /// Marks `root` and everything below it seen, pushing newly seen ids to
+    /// `out`. `root` may also be a blob.
+    fn walk(&mut self, root: ObjectId, mut out: Option<&mut Vec<ObjectId>>) -> Result<(), Fail> {
+        if !self.seen.insert(root) {
+            return Ok(());
+        }
+        if let Some(out) = out.as_mut() {
+            out.push(root);
+        }
+        if kind(self.repo, root)? != Kind::Tree {
+            return Ok(());
+        }
+        let mut stack = vec![root];
+        while let Some(tree) = stack.pop() {
+            let iter = self
+                .repo
+                .objects
+                .find_tree_iter(&tree, &mut self.buf)
+                .map_err(|_| missing(tree))?;
+            for entry in iter {
+                let entry = entry.map_err(|e| Fail::internal("reading tree", e))?;
+                if entry.mode.is_commit() {
+                    continue;
+                }
+                let id = entry.oid.to_owned();
+                if self.seen.insert(id) {
+                    if let Some(out) = out.as_mut() {
+                        out.push(id);
+                    }
+                    if entry.mode.is_tree() {
+                        stack.push(id);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn missing(id: ObjectId) -> Fail {
+    Fail::new(format!("object {} not found", id.to_hex()))
+}
+
+fn kind(repo: &gix::Repository, id: ObjectId) -> Result<Kind, Fail> {
+    repo.find_header(id)
+        .map(|h| h.kind())
+        .map_err(|_| missing(id))
+}
+
+fn commit_tree(repo: &gix::Repository, id: ObjectId, buf: &mut Vec<u8>) -> Result<ObjectId, Fail> {
+    let mut iter = repo
+        .objects
+        .find_commit_iter(&id, buf)
+        .map_err(|_| missing(id))?;
+    iter.tree_id()
+        .map_err(|e| Fail::internal("reading commit", e))
+}
+
+/// Follows a chain of tags, recording each tag object (duplicates are
+/// dropped later by the seen sets); returns the first non-tag object.
+fn peel(
+    repo: &gix::Repository,
+    mut id: ObjectId,
+    tags: &mut Vec<ObjectId>,
+) -> Result<ObjectId, Fail> {
+    let mut buf = Vec::new();
+    while kind(repo, id)? == Kind::Tag {
+        tags.push(id);
+        let iter = repo
+            .objects
+            .find_tag_iter(&id, &mut buf)
+            .map_err(|_| missing(id))?;
+        id = iter
+            .target_id()
+            .map_err(|e| Fail::internal("reading tag", e))?;
+    }
+    Ok(id)
+}
