@@ -22,10 +22,10 @@
 //!             | 'url' STRING [ 'auth' STRING [ 'insecure' ] ] [ 'hmac' STRING ]
 //! nl         := { NEWLINE }
 //! ```
-//! Wherever a STRING is expected (except a macro name), a NUMBER is accepted
-//! too and taken as its decimal text (upstream's `numberstring`, which it
-//! allows for `user`, `permit`, `deny` and `port`); `connection limit user`
-//! takes only a STRING, as upstream.
+//! Where a user, an identity, a macro value or a port is expected, a NUMBER
+//! is accepted too and taken as its decimal text (upstream's `numberstring`).
+//! Upstream also wants `connection limit user 1000 4` written with a quoted
+//! `"1000"`; both are accepted here, as gotd.conf(5) documents.
 //!
 //! Inside braces, newlines between entries are optional (upstream requires
 //! them after each but the first entry of a repository block); every file
@@ -383,7 +383,9 @@ impl<'a> Parser<'a> {
             }
             TokenKind::Keyword(Keyword::Limit) => {
                 self.expect_keyword(Keyword::User)?;
-                let user = self.string("a user name")?;
+                // gotd.conf(5) says numeric uids are accepted; upstream's
+                // grammar wants them quoted. Both spellings work here.
+                let user = self.number_or_string("a user name or uid")?;
                 let limit = self.next()?;
                 let TokenKind::Number(max) = limit.kind else {
                     return self.syntax_error(&limit, "a number of connections");

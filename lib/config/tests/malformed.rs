@@ -29,7 +29,6 @@ const CASES: &[(&str, &str)] = &[
     ("limit too large", "connection limit user flan 1025\n"),
     ("limit unknown user", "connection limit user nobody_x 4\n"),
     ("limit quoted number", "connection limit user flan \"16\"\n"),
-    ("limit numeric uid must be quoted", "connection limit user 1000 4\n"),
     ("empty connection block", "connection { }\n"),
     ("unknown connection option", "connection { maximum 3 }\n"),
     (

@@ -193,6 +193,9 @@ fn limit(user: &str, uid: u32, limit: u32) -> ConnectionLimit {
 #[case::limit_uid_quoted("connection limit user \"1000\" 2", |c: &mut Config| {
     c.connection_limits = vec![limit("1000", FLAN, 2)]
 })]
+#[case::limit_uid_bare("connection limit user 1000 2", |c: &mut Config| {
+    c.connection_limits = vec![limit("1000", FLAN, 2)]
+})]
 #[case::limit_bounds("connection { limit user flan_hacker 1\nlimit user anonymous 1024 }",
     |c: &mut Config| {
         c.connection_limits =
@@ -562,4 +565,74 @@ fn shipped_sample_parses() {
     assert_eq!(config.user, "_gotd");
     assert!(config.repositories.len() >= 2);
     assert!(config.find_repository("openbsd/ports.git").is_some());
+}
+
+/// The EXAMPLES section of upstream's gotd.conf.5, verbatim.
+#[test]
+fn manual_page_example_parses() {
+    let resolver = users().with_group("developers", 600);
+    let parsed = parse_str(
+        "gotd.conf",
+        r#"# Run as the default user:
+user _gotd
+
+# Listen on the default socket:
+listen on "/var/run/gotd.sock"
+
+# This repository can be accessed via ssh://user@example.com/src
+repository "src" {
+	path "/var/git/src.git"
+	permit rw flan_hacker
+	permit rw :developers
+	permit ro anonymous
+
+	protect branch "main"
+	protect tag namespace "refs/tags/"
+}
+
+# This repository can be accessed via
+# ssh://user@example.com/openbsd/ports
+repository "openbsd/ports" {
+	path "/var/git/ports.git"
+	permit rw :porters
+	permit ro anonymous
+	deny flan_hacker
+
+	protect {
+		branch "main"
+		tag namespace "refs/tags/"
+	}
+
+	notify {
+		branch "main"
+		reference namespace "refs/tags/"
+		email to openbsd-ports-changes@example.com
+	}
+}
+
+# Use a larger request timeout value:
+connection request timeout 2h
+
+# Some users are granted a higher concurrent connection limit:
+connection {
+	limit user flan_hacker 16
+	limit user anonymous 32
+}
+"#,
+        &resolver,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let config = &parsed.config;
+    assert_eq!(config.request_timeout_secs, 7200);
+    assert_eq!(config.connection_limit(FLAN), 16);
+    assert_eq!(config.connection_limit(ANON), 32);
+    let src = config.find_repository("/src.git").unwrap();
+    assert_eq!(src.rules.len(), 3);
+    assert_eq!(src.protection.branches, vec!["refs/heads/main"]);
+    let ports = config.find_repository("openbsd/ports").unwrap();
+    assert_eq!(ports.notify.reference_namespaces, vec!["refs/tags/"]);
+    assert_eq!(
+        ports.notify.targets,
+        vec![email("openbsd-ports-changes@example.com")]
+    );
 }
