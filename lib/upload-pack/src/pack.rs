@@ -59,8 +59,9 @@ pub(crate) fn send(
     let mut sink = PackSink::new(out, caps.sideband, !caps.no_progress);
     let result = (|| {
         sink.progress(&format!(
-            "Enumerating objects: {}, done.\n",
-            set.counts.len()
+            "Enumerating objects: {}, done.\nCounting commits: {}, done.\n",
+            set.counts.len(),
+            set.commits
         ))
         .map_err(io)?;
         let compression = repo.pack_compression().unwrap_or_default();
