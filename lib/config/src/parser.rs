@@ -545,6 +545,12 @@ impl<'a> Parser<'a> {
         }
         draft.has_path = true;
         draft.repo.path = match std::fs::canonicalize(&path.text) {
+            // The model travels to child processes as UTF-8 text.
+            Ok(real) if real.to_str().is_none() => {
+                let message = format!("realpath {}: resolves to a non-UTF-8 path", path.text);
+                self.error(path.line, message);
+                PathBuf::from(&path.text)
+            }
             Ok(real) => real,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.warn(path.line, format!("{}: {}", path.text, strerror(&e)));

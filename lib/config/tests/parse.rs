@@ -636,3 +636,37 @@ connection {
         vec![email("openbsd-ports-changes@example.com")]
     );
 }
+
+#[test]
+fn config_survives_the_child_process_codec() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gotd.conf");
+    let resolver = users()
+        .with_user("release_bot", 1500)
+        .with_group("developers", 600);
+    let config = parse_file(&sample, &resolver).unwrap().config;
+    let bytes = postcard::to_allocvec(&config).unwrap();
+    let back: Config = postcard::from_bytes(&bytes).unwrap();
+    assert_eq!(back, config);
+}
+
+#[test]
+fn a_path_resolving_to_non_utf8_is_refused() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join(OsStr::from_bytes(b"repo\xff.git"));
+    std::fs::create_dir(&target).unwrap();
+    std::os::unix::fs::symlink(&target, dir.path().join("link.git")).unwrap();
+    let text = format!(
+        "repository \"r\" {{\n  path \"{}/link.git\"\n}}\n",
+        dir.path().display()
+    );
+    let err = parse_str("gotd.conf", &text, &users()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "gotd.conf:2: realpath {}/link.git: resolves to a non-UTF-8 path",
+            dir.path().display()
+        )
+    );
+}
