@@ -1,0 +1,141 @@
+//! Pushes that stop half-way: a client that disconnects mid-pack, and a
+//! writer killed with SIGKILL mid-pack. Refs must stay unchanged and the
+//! repository consistent; what a killed writer leaves behind is removed by
+//! `remove_stale_temporaries`, which must never touch a live push.
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use gotd_receive_pack::{remove_stale_temporaries, serve, Options, Protection, Protocol};
+
+/// A server with main at the first commit and a request moving main to a
+/// new commit with a ~100 KB pack, split in two halves.
+fn half_push() -> (Fixture, Vec<u8>, Vec<u8>) {
+    let f = Fixture::new();
+    f.push_ok(&[], &["main"]);
+    let base = f.client_rev("main");
+    let noise: String = (0..20_000u32)
+        .map(|i| format!("{:x}\n", i.wrapping_mul(2654435761)))
+        .collect();
+    let tip = f.commit("noise", &noise);
+    let pack = make_pack(&f.client, &["main", &format!("^{base}")], false);
+    let req = request(
+        &[(&base, &tip, "refs/heads/main")],
+        "report-status",
+        None,
+        &pack,
+    );
+    let half = req.len() - pack.len() / 2;
+    (f, req[..half].to_vec(), req[half..].to_vec())
+}
+
+fn quarantines(repo: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(repo.join("objects"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("incoming-")
+        })
+        .collect()
+}
+
+/// Polls until a quarantine directory holds a temporary pack file.
+fn wait_for_quarantine(repo: &Path) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(q) = quarantines(repo)
+            .into_iter()
+            .find(|q| std::fs::read_dir(q).map(|d| d.count() > 1).unwrap_or(false))
+        {
+            return q;
+        }
+        assert!(Instant::now() < deadline, "no quarantine appeared");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn client_disconnecting_mid_pack_changes_nothing() {
+    let (f, first, _) = half_push();
+    let before = f.server_refs();
+    let mut input = &first[..];
+    let mut out = Vec::new();
+    let opts = Options::new("gotd/test", Protocol::V0, Protection::default(), 0);
+    let err = serve(&f.server, &mut input, &mut out, &opts).unwrap_err();
+    assert_eq!(err.to_string(), "unexpected end of file");
+    assert_eq!(f.server_refs(), before);
+    f.assert_clean();
+}
+
+#[test]
+fn a_live_push_is_not_cleaned_up() {
+    let (f, first, _) = half_push();
+    let before = f.server_refs();
+    let (mut client, server_end) = UnixStream::pair().unwrap();
+    let repo = f.server.clone();
+    let worker = std::thread::spawn(move || {
+        let mut input = &server_end;
+        let mut output = &server_end;
+        let opts = Options::new("gotd/test", Protocol::V0, Protection::default(), 0);
+        serve(&repo, &mut input, &mut output, &opts)
+    });
+    client.write_all(&first).unwrap();
+    let q = wait_for_quarantine(&f.server);
+    assert_eq!(remove_stale_temporaries(&f.server).unwrap(), 0);
+    assert!(q.exists(), "a running push's quarantine must survive");
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let err = worker.join().unwrap().unwrap_err();
+    assert_eq!(err.to_string(), "unexpected end of file");
+    assert!(!q.exists(), "the refused push removed its quarantine");
+    assert_eq!(f.server_refs(), before);
+    f.assert_clean();
+}
+
+#[test]
+fn writer_killed_mid_pack_leaves_refs_unchanged_and_is_cleaned_up() {
+    let (f, first, _) = half_push();
+    let before = f.server_refs();
+    let mut child = Command::new(stdio_bin())
+        .arg(&f.server)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The stdin pipe stays open: the writer stalls waiting for the rest.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&first).unwrap();
+    let q = wait_for_quarantine(&f.server);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+
+    assert_eq!(f.server_refs(), before);
+    // Only the quarantine survives a SIGKILL: nothing in objects/pack.
+    let left = temporaries(&f.server);
+    assert_eq!(
+        left,
+        vec![format!(
+            "objects/{}",
+            q.file_name().unwrap().to_string_lossy()
+        )]
+    );
+    let out = git_output(&f.server, &["fsck", "--strict", "--no-dangling"]);
+    assert!(out.status.success(), "fsck with a stale quarantine");
+
+    assert_eq!(remove_stale_temporaries(&f.server).unwrap(), 1);
+    assert!(!q.exists());
+    f.assert_clean();
+    // And the repository still takes pushes.
+    f.push_ok(&[], &["main"]);
+    f.assert_clean();
+}
