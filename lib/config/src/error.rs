@@ -39,16 +39,19 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// A secrets file that others could read or change.
+    #[error("{}: {reason}", path.display())]
+    Insecure { path: PathBuf, reason: String },
     /// The file was read but is not a valid configuration.
     #[error("{}", DisplayAll(.0))]
     Invalid(Vec<Diagnostic>),
 }
 
 impl ConfigError {
-    /// The located problems (empty for [`ConfigError::Io`]).
+    /// The located problems (empty for a file that could not be read).
     pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {
-            ConfigError::Io { .. } => &[],
+            ConfigError::Io { .. } | ConfigError::Insecure { .. } => &[],
             ConfigError::Invalid(diagnostics) => diagnostics,
         }
     }

@@ -28,6 +28,12 @@
 //!
 //! User and group names are resolved through an [`IdResolver`]:
 //! [`SystemResolver`] in the daemon, [`FixedResolver`] in tests.
+//!
+//! Credentials for HTTP notifications live in gotd-secrets.conf(5)
+//! ([`secrets`]). [`parse_file`] does not look at them; the daemon, which
+//! loads that file first, calls [`parse_file_with_secrets`] so that every
+//! `auth`/`hmac` label is checked, as upstream does (with no secrets file,
+//! pass an empty [`Secrets`]: any label is then an error).
 
 pub mod access;
 pub mod error;
@@ -35,6 +41,7 @@ pub mod lexer;
 pub mod model;
 pub mod parser;
 pub mod resolve;
+pub mod secrets;
 pub mod validate;
 
 use std::path::Path;
@@ -43,6 +50,7 @@ pub use access::{normalize_repo_name, AccessDecision};
 pub use error::{ConfigError, Diagnostic};
 pub use model::*;
 pub use resolve::{FixedResolver, IdResolver, SystemResolver};
+pub use secrets::{parse_secrets_file, parse_secrets_str, Secret, Secrets};
 
 /// Default configuration file.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/gotd.conf";
@@ -70,15 +78,49 @@ pub struct Parsed {
 }
 
 /// Reads and parses the configuration file at `path`. Diagnostics name the
-/// file as `path` is written.
+/// file as `path` is written. Notification `auth`/`hmac` labels are not
+/// checked (see [`parse_file_with_secrets`]).
 pub fn parse_file(path: &Path, resolver: &dyn IdResolver) -> Result<Parsed, ConfigError> {
+    parse_path(path, resolver, None)
+}
+
+/// Like [`parse_file`], and every `auth` and `hmac` label of a notification
+/// URL must name an entry of `secrets` (``no auth secret `ci' defined``).
+pub fn parse_file_with_secrets(
+    path: &Path,
+    resolver: &dyn IdResolver,
+    secrets: &Secrets,
+) -> Result<Parsed, ConfigError> {
+    parse_path(path, resolver, Some(secrets))
+}
+
+/// Parses configuration `text`; `name` is the file name used in diagnostics.
+pub fn parse_str(name: &str, text: &str, resolver: &dyn IdResolver) -> Result<Parsed, ConfigError> {
+    parse_text(name, text, resolver, None)
+}
+
+/// Like [`parse_str`], checking notification labels against `secrets`.
+pub fn parse_str_with_secrets(
+    name: &str,
+    text: &str,
+    resolver: &dyn IdResolver,
+    secrets: &Secrets,
+) -> Result<Parsed, ConfigError> {
+    parse_text(name, text, resolver, Some(secrets))
+}
+
+fn parse_path(
+    path: &Path,
+    resolver: &dyn IdResolver,
+    secrets: Option<&Secrets>,
+) -> Result<Parsed, ConfigError> {
     let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
         path: path.to_owned(),
         source,
     })?;
     let name = path.display().to_string();
     match String::from_utf8(bytes) {
-        Ok(text) => parse_str(&name, &text, resolver),
+        Ok(text) => parse_text(&name, &text, resolver, secrets),
         Err(e) => {
             let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
             let line = 1 + valid.iter().filter(|&&b| b == b'\n').count() as u32;
@@ -91,9 +133,13 @@ pub fn parse_file(path: &Path, resolver: &dyn IdResolver) -> Result<Parsed, Conf
     }
 }
 
-/// Parses configuration `text`; `name` is the file name used in diagnostics.
-pub fn parse_str(name: &str, text: &str, resolver: &dyn IdResolver) -> Result<Parsed, ConfigError> {
-    let outcome = parser::Parser::new(name, text, resolver).run();
+fn parse_text(
+    name: &str,
+    text: &str,
+    resolver: &dyn IdResolver,
+    secrets: Option<&Secrets>,
+) -> Result<Parsed, ConfigError> {
+    let outcome = parser::Parser::new(name, text, resolver, secrets).run();
     if outcome.diagnostics.is_empty() {
         Ok(Parsed {
             config: outcome.config,

@@ -43,6 +43,7 @@ use crate::model::{
     Repository,
 };
 use crate::resolve::IdResolver;
+use crate::secrets::Secrets;
 use crate::validate;
 use crate::{
     DEFAULT_REQUEST_TIMEOUT_SECS, DEFAULT_SOCKET_PATH, DEFAULT_USER, MAX_CONNECTION_LIMIT,
@@ -80,6 +81,8 @@ pub(crate) struct Parser<'a> {
     lexer: Lexer,
     peeked: Option<Token>,
     resolver: &'a dyn IdResolver,
+    /// When given, `auth` and `hmac` labels must name entries in it.
+    secrets: Option<&'a Secrets>,
     config: Config,
     drafts: Vec<RepoDraft>,
     diagnostics: Vec<Diagnostic>,
@@ -95,12 +98,18 @@ struct Arg {
 }
 
 impl<'a> Parser<'a> {
-    pub fn new(file: &'a str, text: &str, resolver: &'a dyn IdResolver) -> Self {
+    pub fn new(
+        file: &'a str,
+        text: &str,
+        resolver: &'a dyn IdResolver,
+        secrets: Option<&'a Secrets>,
+    ) -> Self {
         Self {
             file,
             lexer: Lexer::new(text),
             peeked: None,
             resolver,
+            secrets,
             config: Config {
                 listen_path: PathBuf::from(DEFAULT_SOCKET_PATH),
                 user: DEFAULT_USER.to_owned(),
@@ -770,6 +779,16 @@ impl<'a> Parser<'a> {
             );
             self.error(url.line, message);
             return Ok(());
+        }
+        if let Some(secrets) = self.secrets {
+            if let Some(label) = auth.as_deref().filter(|l| secrets.auth(l).is_none()) {
+                self.error(url.line, format!("no auth secret `{label}' defined"));
+                return Ok(());
+            }
+            if let Some(label) = hmac.as_deref().filter(|l| secrets.hmac(l).is_none()) {
+                self.error(url.line, format!("no hmac secret `{label}' defined"));
+                return Ok(());
+            }
         }
         let key = (parts.scheme == "https", parts.host, parts.port, parts.path);
         if draft.urls.contains(&key) {

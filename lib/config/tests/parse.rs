@@ -670,3 +670,59 @@ fn a_path_resolving_to_non_utf8_is_refused() {
         )
     );
 }
+
+mod secrets {
+    use super::*;
+    use gotd_config::{parse_secrets_str, parse_str_with_secrets, Secrets};
+
+    const HOOKS: &str = "repository \"r\" {\n  path \"/nonexistent/r\"\n  notify {\n    \
+                         url \"https://h/a\" auth ci\n    url \"https://h/b\" hmac sig\n  }\n}\n";
+
+    #[test]
+    fn labels_are_not_checked_without_secrets() {
+        assert!(parse_str("gotd.conf", HOOKS, &users()).is_ok());
+    }
+
+    #[test]
+    fn known_labels_are_accepted() {
+        let secrets = parse_secrets_str("s", "auth ci user u password p\nhmac sig k\n").unwrap();
+        assert!(parse_str_with_secrets("gotd.conf", HOOKS, &users(), &secrets).is_ok());
+    }
+
+    #[rstest]
+    #[case::no_secrets_file(
+        "",
+        "gotd.conf:4: no auth secret `ci' defined\ngotd.conf:5: no hmac secret `sig' defined"
+    )]
+    #[case::hmac_missing(
+        "auth ci user u password p",
+        "gotd.conf:5: no hmac secret `sig' defined"
+    )]
+    #[case::labels_of_the_wrong_type(
+        "hmac ci k\nauth sig user u password p",
+        "gotd.conf:4: no auth secret `ci' defined\ngotd.conf:5: no hmac secret `sig' defined"
+    )]
+    fn unknown_labels_are_refused(#[case] secrets: &str, #[case] expected: &str) {
+        let secrets: Secrets = parse_secrets_str("s", secrets).unwrap();
+        let err = parse_str_with_secrets("gotd.conf", HOOKS, &users(), &secrets).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+    }
+
+    #[test]
+    fn shipped_samples_agree() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let text = std::fs::read_to_string(dir.join("gotd-secrets.conf")).unwrap();
+        let secrets = parse_secrets_str("gotd-secrets.conf", &text).unwrap();
+        assert_eq!(
+            secrets.auth("ci"),
+            Some(("gotd-notify", "correct horse battery staple"))
+        );
+        let resolver = users()
+            .with_user("release_bot", 1500)
+            .with_group("developers", 600);
+        let conf = std::fs::read_to_string(dir.join("gotd.conf")).unwrap();
+        if let Err(e) = parse_str_with_secrets("gotd.conf", &conf, &resolver, &secrets) {
+            panic!("{e}");
+        }
+    }
+}
