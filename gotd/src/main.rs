@@ -1,4 +1,110 @@
-fn main() {
-    eprintln!("gotd {}: not yet implemented", gotd::VERSION);
-    std::process::exit(1);
+//! `gotd [-dnvV] [-f config] [-s secrets]`: parses the configuration,
+//! creates the socket as root, drops to the configured user and runs the
+//! event loop. With the hidden `-T r|w -P repo` it is a repo child.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use gotd::opts::{self, Opts};
+use gotd::parent::state::Instance;
+use gotd::privsep::{self, RunAs};
+use gotd::{log, log_info, log_warn};
+
+fn main() -> ExitCode {
+    let opts = match opts::parse(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("gotd: {e}");
+            eprintln!("{}", opts::USAGE);
+            return ExitCode::from(1);
+        }
+    };
+    if opts.version {
+        println!("gotd {}", gotd::VERSION);
+        return ExitCode::SUCCESS;
+    }
+    if let (Some(kind), Some(repo)) = (opts.child, opts.repo_path.as_deref()) {
+        log::init("gotd", opts.foreground, opts.verbosity);
+        return match gotd::child::run(kind, repo) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                log_warn!("repo child {}: {e}", std::process::id());
+                ExitCode::from(1)
+            }
+        };
+    }
+    match run_daemon(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Before logging is set up this is stderr; after, the log.
+            let msg = format!("{e:#}");
+            for line in msg.lines() {
+                log::log(log::Level::Warn, &format!("gotd: {line}"));
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_daemon(opts: &Opts) -> anyhow::Result<()> {
+    let parsed = gotd_config::parse_file(&opts.config, &gotd_config::SystemResolver)?;
+    for w in &parsed.warnings {
+        eprintln!("gotd: {w}");
+    }
+    if opts.noaction {
+        println!("configuration OK");
+        return Ok(());
+    }
+    let config = parsed.config;
+    let config_path = absolute(&opts.config)?;
+    let exe = std::fs::canonicalize("/proc/self/exe")
+        .or_else(|_| std::env::current_exe())
+        .context("finding our own executable")?;
+    let privsep = nix::unistd::geteuid().is_root();
+    let run_as: Option<RunAs> = if privsep {
+        Some(privsep::resolve_user(&config.user)?)
+    } else {
+        None
+    };
+    let socket_path = config.listen_path.clone();
+    let listener = privsep::create_socket(&socket_path, run_as.as_ref())?;
+    if !opts.foreground {
+        nix::unistd::daemon(false, false).context("daemon")?;
+    }
+    if let Some(user) = &run_as {
+        privsep::drop_to(user)?;
+    }
+    log::init("gotd", opts.foreground, opts.verbosity);
+    let uid = nix::unistd::getuid().as_raw();
+    match &run_as {
+        Some(u) => log_info!("running as {} (uid {}, gid {})", u.name, u.uid, u.gid),
+        None => log_warn!(
+            "not started as root: privilege separation is off; everything runs as uid {uid}"
+        ),
+    }
+    log_info!(
+        "repo children: no_new_privs, no core dumps, landlock (repository only), seccomp: not enabled"
+    );
+    if let Some(s) = &opts.secrets {
+        log_info!("secrets file {} is not used by this version", s.display());
+    }
+    let instance = Instance {
+        exe,
+        config_path,
+        foreground: opts.foreground,
+        verbosity: opts.verbosity,
+        privsep,
+        uid,
+    };
+    gotd::parent::run(listener, socket_path, instance, config)?;
+    Ok(())
+}
+
+fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
+    if p.is_absolute() {
+        Ok(p.to_path_buf())
+    } else {
+        Ok(std::env::current_dir()?.join(p))
+    }
 }

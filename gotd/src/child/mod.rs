@@ -1,0 +1,100 @@
+//! A repo child: one client, one repository, sandboxed.
+//!
+//! Started by the parent as `gotd -T r|w -P <repository>` with its IPC
+//! socket on fd 3. It sandboxes itself, says READY, receives the client's
+//! descriptors and the request, serves the exchange with the upload-pack or
+//! receive-pack library, reports the outcome and exits. It never reads
+//! gotd.conf and holds no other descriptors than 0, 1, 2 and 3.
+
+pub mod sandbox;
+
+use std::fs::File;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use gotd_wire::ipc::Channel;
+use gotd_wire::{sys, Protocol};
+
+use crate::msg::{RefUpdate, Serve, ToChild, ToParent};
+use crate::opts::ChildKind;
+
+/// Why a child could not do its job (before or outside the exchange).
+#[derive(Debug, thiserror::Error)]
+pub enum ChildError {
+    #[error("repo child must not run as root")]
+    Root,
+    #[error("{0}")]
+    Fd3(std::io::Error),
+    #[error("talking to the parent: {0}")]
+    Ipc(#[from] gotd_wire::ipc::IpcError),
+    #[error("parent closed the connection before sending a request")]
+    NoRequest,
+}
+
+/// Runs a repo child to completion.
+pub fn run(kind: ChildKind, repo: &Path) -> Result<(), ChildError> {
+    if nix::unistd::getuid().is_root() || nix::unistd::geteuid().is_root() {
+        return Err(ChildError::Root);
+    }
+    let fd = sys::take_child_ipc_fd().map_err(ChildError::Fd3)?;
+    let mut ch = Channel::new(UnixStream::from(fd));
+    let write = kind == ChildKind::Writer;
+    let report = sandbox::apply(repo, write);
+    ch.send(&ToParent::Ready { sandbox: report }, &[])?;
+    let Some(ToChild::Serve(req)) = ch.recv::<ToChild>()? else {
+        return Err(ChildError::NoRequest);
+    };
+    let mut fds = ch.take_fds(2)?.into_iter();
+    let (Some(input), Some(output)) = (fds.next(), fds.next()) else {
+        unreachable!("take_fds(2) returns two descriptors");
+    };
+    let mut input = File::from(input);
+    let mut output = File::from(output);
+    let finished = serve(kind, &req, &mut input, &mut output);
+    drop(input);
+    drop(output);
+    ch.send(&finished, &[])?;
+    Ok(())
+}
+
+fn serve(kind: ChildKind, req: &Serve, input: &mut File, output: &mut File) -> ToParent {
+    let agent = format!("gotd/{}", crate::VERSION);
+    let protocol = Protocol::from_git_protocol(&req.protocol);
+    match kind {
+        ChildKind::Reader => {
+            let opts = gotd_upload_pack::Options {
+                agent,
+                protocol,
+                ..Default::default()
+            };
+            let r = gotd_upload_pack::serve(&req.repo_path, input, output, &opts);
+            ToParent::Finished {
+                error: r.err().map(|e| e.to_string()),
+                updates: Vec::new(),
+            }
+        }
+        ChildKind::Writer => {
+            let opts =
+                gotd_receive_pack::Options::new(agent, protocol, req.protection.clone(), req.uid);
+            match gotd_receive_pack::serve(&req.repo_path, input, output, &opts) {
+                Ok(outcome) => ToParent::Finished {
+                    error: None,
+                    updates: outcome
+                        .updates
+                        .into_iter()
+                        .map(|u| RefUpdate {
+                            name: u.name,
+                            old: u.old,
+                            new: u.new,
+                            error: u.error,
+                        })
+                        .collect(),
+                },
+                Err(e) => ToParent::Finished {
+                    error: Some(e.to_string()),
+                    updates: Vec::new(),
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Messages between the parent and a repo child over the child's fd 3.
+//!
+//! Sequence: child → [`ToParent::Ready`]; parent → [`ToChild::Serve`] with
+//! the client's input and output descriptors attached; child serves, then
+//! → [`ToParent::Finished`] and exits.
+
+use std::path::PathBuf;
+
+use gotd_config::Protection;
+use serde::{Deserialize, Serialize};
+
+/// Parent to child.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToChild {
+    /// Serve one client; two descriptors come with it (input, output).
+    Serve(Serve),
+}
+
+/// Everything a child needs to serve one client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Serve {
+    /// The repository's name in the configuration.
+    pub repo_name: String,
+    pub repo_path: PathBuf,
+    /// The client's `GIT_PROTOCOL`.
+    pub protocol: String,
+    /// The client's uid.
+    pub uid: u32,
+    /// Protection rules (writers only; empty for readers).
+    pub protection: Protection,
+}
+
+/// Child to parent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ToParent {
+    /// Sandboxed and waiting for the client; `sandbox` lists which
+    /// protections are active (for the log).
+    Ready { sandbox: Vec<String> },
+    /// The exchange is over.
+    Finished {
+        /// The error the client was sent, if any.
+        error: Option<String>,
+        /// Ref updates a push requested, and their fate.
+        updates: Vec<RefUpdate>,
+    },
+}
+
+/// One requested ref update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefUpdate {
+    pub name: String,
+    pub old: String,
+    pub new: String,
+    /// `None` when applied.
+    pub error: Option<String>,
+}

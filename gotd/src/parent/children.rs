@@ -1,0 +1,157 @@
+//! Starting, stopping and reaping repo children.
+//!
+//! A child is our own binary re-executed with `-T r|w -P <repo>` and one
+//! end of a fresh socketpair on fd 3. It is registered before the spawn
+//! call returns to the event loop, so the SIGCHLD reaper always finds it.
+//! Stopping is SIGTERM, then SIGKILL if it is still unreaped 5 s later.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use gotd_wire::sys;
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use tokio::net::UnixStream;
+use tokio::sync::oneshot;
+
+use super::state::Shared;
+use crate::achannel::AsyncChannel;
+use crate::opts::ChildKind;
+use crate::{log_debug, log_warn};
+
+/// Grace period between SIGTERM and SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// A started child, until it has been reaped.
+#[derive(Debug)]
+pub struct ChildProc {
+    pub pid: i32,
+    reaped: Option<oneshot::Receiver<WaitStatus>>,
+}
+
+/// Starts a repo child for `repo` and returns it with its IPC channel.
+pub fn spawn(
+    state: &Shared,
+    kind: ChildKind,
+    repo: &Path,
+) -> io::Result<(ChildProc, AsyncChannel)> {
+    let (ours, theirs) = StdUnixStream::pair()?; // both close-on-exec
+    let inst = state.borrow().instance.clone();
+    let mut cmd = Command::new(&inst.exe);
+    cmd.arg("-T")
+        .arg(match kind {
+            ChildKind::Reader => "r",
+            ChildKind::Writer => "w",
+        })
+        .arg("-P")
+        .arg(repo);
+    if inst.foreground {
+        cmd.arg("-d");
+    }
+    for _ in 0..inst.verbosity {
+        cmd.arg("-v");
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    if inst.foreground {
+        cmd.stderr(Stdio::inherit());
+    } else {
+        cmd.stderr(Stdio::null());
+    }
+    sys::place_on_child_fd3(&mut cmd, theirs.as_raw_fd());
+    let child = cmd.spawn()?;
+    let pid = child.id() as i32;
+    // std's Child neither waits nor kills on drop; the reaper owns the pid.
+    drop(child);
+    drop(theirs);
+    let reaped = state.borrow_mut().register_child(pid);
+    ours.set_nonblocking(true)?;
+    let ch = AsyncChannel::new(UnixStream::from_std(ours)?);
+    Ok((
+        ChildProc {
+            pid,
+            reaped: Some(reaped),
+        },
+        ch,
+    ))
+}
+
+impl ChildProc {
+    /// Waits until the child has been reaped.
+    pub async fn wait(&mut self) -> Option<WaitStatus> {
+        let rx = self.reaped.take()?;
+        rx.await.ok()
+    }
+
+    /// Lets a child that has reported its outcome exit by itself; ends it
+    /// after `patience` if it does not.
+    pub async fn finish(mut self, patience: Duration) {
+        if let Some(rx) = self.reaped.as_mut() {
+            if tokio::time::timeout(patience, rx).await.is_ok() {
+                self.reaped = None;
+                return;
+            }
+        }
+        self.terminate().await;
+    }
+
+    /// Ends the child: SIGTERM, SIGKILL after the grace period, and waits
+    /// until it has been reaped.
+    pub async fn terminate(mut self) {
+        let Some(mut rx) = self.reaped.take() else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(_) | Err(oneshot::error::TryRecvError::Closed) => return,
+            Err(oneshot::error::TryRecvError::Empty) => {}
+        }
+        // Not reaped yet, so the pid cannot have been reused.
+        let _ = kill(Pid::from_raw(self.pid), Signal::SIGTERM);
+        tokio::select! {
+            _ = &mut rx => return,
+            _ = tokio::time::sleep(KILL_GRACE) => {}
+        }
+        log_warn!("repo child {} ignored SIGTERM; sending SIGKILL", self.pid);
+        let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
+        let _ = rx.await;
+    }
+}
+
+/// Reaps every child that has exited (the SIGCHLD handler's work).
+pub fn reap(state: &Shared) {
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return,
+            Ok(status) => {
+                let Some(pid) = status.pid() else { return };
+                log_debug!("repo child {pid} terminated: {}", describe(&status));
+                if !state.borrow_mut().child_reaped(pid.as_raw(), status) {
+                    log_debug!("reaped unknown child {pid}");
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(_) => return, // ECHILD: nothing left
+        }
+    }
+}
+
+/// Sends SIGTERM to every live child (shutdown).
+pub fn signal_all(state: &Shared, sig: Signal) {
+    for pid in state.borrow().child_pids() {
+        let _ = kill(Pid::from_raw(pid), sig);
+    }
+}
+
+/// A wait status in words, for the log.
+pub fn describe(status: &WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exit status {code}"),
+        WaitStatus::Signaled(_, sig, _) => format!("killed by {sig}"),
+        other => format!("{other:?}"),
+    }
+}

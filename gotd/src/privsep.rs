@@ -1,0 +1,180 @@
+//! Privileges: resolving the daemon user, creating the listening socket
+//! while still root, dropping to the daemon user, and looking up a peer's
+//! groups for `:group` rules.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+
+use nix::unistd::{getgrouplist, getuid, setgid, setgroups, setuid, Gid, Uid, User};
+
+/// Privilege errors; each names what failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PrivError {
+    #[error("user {0}: unknown user")]
+    UnknownUser(String),
+    #[error("user {0}: refusing to run gotd as root")]
+    RootUser(String),
+    #[error("{path}: {what}: {source}")]
+    Socket {
+        path: String,
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}: socket is in use by a running gotd")]
+    SocketInUse { path: String },
+    #[error("{what}: {source}")]
+    Drop {
+        what: &'static str,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("still able to regain root after dropping privileges")]
+    RegainedRoot,
+}
+
+/// The identity the daemon runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Resolves the configured `user` (a name or a numeric uid).
+pub fn resolve_user(user: &str) -> Result<RunAs, PrivError> {
+    let found = match User::from_name(user) {
+        Ok(Some(u)) => Some(u),
+        _ => match user.parse::<u32>() {
+            Ok(uid) => User::from_uid(Uid::from_raw(uid)).ok().flatten(),
+            Err(_) => None,
+        },
+    };
+    let u = found.ok_or_else(|| PrivError::UnknownUser(user.to_string()))?;
+    if u.uid.is_root() {
+        return Err(PrivError::RootUser(user.to_string()));
+    }
+    Ok(RunAs {
+        name: u.name,
+        uid: u.uid.as_raw(),
+        gid: u.gid.as_raw(),
+    })
+}
+
+/// Creates the listening socket at `path`: a stale socket is removed (a
+/// live one is an error), the new one is mode 0666 and, when `owner` is
+/// given, owned by it.
+pub fn create_socket(path: &Path, owner: Option<&RunAs>) -> Result<UnixListener, PrivError> {
+    let p = path.display().to_string();
+    let err = |what, source| PrivError::Socket {
+        path: p.clone(),
+        what,
+        source,
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(md) if md.file_type().is_socket() => {
+            if UnixStream::connect(path).is_ok() {
+                return Err(PrivError::SocketInUse { path: p });
+            }
+            std::fs::remove_file(path).map_err(|e| err("unlink", e))?;
+        }
+        Ok(_) => {
+            return Err(err(
+                "bind",
+                io::Error::new(io::ErrorKind::AlreadyExists, "exists and is not a socket"),
+            ))
+        }
+        Err(_) => {}
+    }
+    let listener = UnixListener::bind(path).map_err(|e| err("bind", e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| err("chmod", e))?;
+    if let Some(o) = owner {
+        std::os::unix::fs::chown(path, Some(o.uid), Some(o.gid)).map_err(|e| err("chown", e))?;
+    }
+    Ok(listener)
+}
+
+/// Drops root for good: supplementary groups, gid, uid; then checks that
+/// root cannot be regained.
+pub fn drop_to(user: &RunAs) -> Result<(), PrivError> {
+    let gid = Gid::from_raw(user.gid);
+    let d = |what| move |source| PrivError::Drop { what, source };
+    setgroups(&[gid]).map_err(d("setgroups"))?;
+    setgid(gid).map_err(d("setgid"))?;
+    setuid(Uid::from_raw(user.uid)).map_err(d("setuid"))?;
+    if getuid().is_root() || setuid(Uid::from_raw(0)).is_ok() {
+        return Err(PrivError::RegainedRoot);
+    }
+    Ok(())
+}
+
+/// Every group a peer belongs to: its effective gid, plus the
+/// supplementary groups of its uid's passwd entry (none if it has none).
+pub fn peer_groups(uid: u32, egid: u32) -> Vec<u32> {
+    let mut gids = vec![egid];
+    if let Ok(Some(u)) = User::from_uid(Uid::from_raw(uid)) {
+        if let Ok(name) = CString::new(u.name) {
+            if let Ok(list) = getgrouplist(&name, u.gid) {
+                gids.extend(list.into_iter().map(|g| g.as_raw()));
+            }
+        }
+    }
+    gids.sort_unstable();
+    gids.dedup();
+    gids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_is_refused() {
+        assert!(matches!(resolve_user("root"), Err(PrivError::RootUser(_))));
+        assert!(matches!(resolve_user("0"), Err(PrivError::RootUser(_))));
+    }
+
+    #[test]
+    fn unknown_user() {
+        assert!(matches!(
+            resolve_user("no-such-user-gotd"),
+            Err(PrivError::UnknownUser(_))
+        ));
+    }
+
+    #[test]
+    fn socket_replaces_stale_and_refuses_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let l = create_socket(&path, None).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666);
+        assert!(matches!(
+            create_socket(&path, None),
+            Err(PrivError::SocketInUse { .. })
+        ));
+        drop(l);
+        // Stale now: replaced.
+        create_socket(&path, None).unwrap();
+    }
+
+    #[test]
+    fn refuses_to_replace_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("file");
+        std::fs::write(&path, "x").unwrap();
+        assert!(create_socket(&path, None).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"x");
+    }
+
+    #[test]
+    fn own_groups_include_egid() {
+        let uid = getuid().as_raw();
+        let gid = nix::unistd::getegid().as_raw();
+        assert!(peer_groups(uid, gid).contains(&gid));
+    }
+}
