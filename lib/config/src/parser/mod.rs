@@ -35,7 +35,7 @@
 //! path, a duplicate) is reported and parsing goes on.
 //!
 //! This module holds token access, the top level and `connection`; the
-//! repository block is in [`repository`].
+//! repository block is in `repository.rs`.
 
 mod repository;
 
