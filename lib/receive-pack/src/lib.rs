@@ -167,7 +167,11 @@ fn open_repository(path: &Path) -> Result<gix::Repository, String> {
     let opts = gix::open::Options::isolated()
         .open_path_as_is(true)
         .with_trust(gix::sec::Trust::Full);
-    gix::open_opts(path, opts).map_err(|e| format!("{}: {e}", path.display()))
+    let repo = gix::open_opts(path, opts).map_err(|e| format!("{}: {e}", path.display()))?;
+    if repo.object_hash() != gix::hash::Kind::Sha1 {
+        return Err(format!("{}: unsupported repository format", path.display()));
+    }
+    Ok(repo)
 }
 
 fn serve_repository(
@@ -250,9 +254,9 @@ fn serve_repository(
 
     let mut kept = None;
     let mut publish = || -> Result<(), String> {
-        if let Some((quarantine, pack)) = &received {
+        if let Some((_quarantine, pack)) = &received {
             kept = pack
-                .publish(quarantine, repo)
+                .publish(repo)
                 .map_err(|e| format!("could not install pack file: {e}"))?;
         }
         Ok(())

@@ -204,15 +204,10 @@ impl Received {
     /// once its index exists) into `objects/pack` and fsyncs the directory.
     /// Returns the keep file to remove once refs point into the pack, or
     /// `None` when the pack was already installed or was empty.
-    pub(crate) fn publish(
-        &self,
-        quarantine: &Quarantine,
-        repo: &gix::Repository,
-    ) -> io::Result<Option<PathBuf>> {
+    pub(crate) fn publish(&self, repo: &gix::Repository) -> io::Result<Option<PathBuf>> {
         let Some(f) = &self.files else {
             return Ok(None);
         };
-        let _ = quarantine;
         let pack_dir = repo.objects.store_ref().path().join("pack");
         fs::create_dir_all(&pack_dir)?;
         let target = |p: &Path| pack_dir.join(p.file_name().expect("pack files have names"));

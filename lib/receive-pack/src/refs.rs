@@ -51,6 +51,59 @@ pub(crate) fn check_current(repo: &gix::Repository, cmds: &[Command]) -> Result<
     Ok(())
 }
 
+/// Names of all refs (loose and packed).
+fn existing_names(repo: &gix::Repository) -> Result<Vec<String>, String> {
+    let platform = repo
+        .references()
+        .map_err(|e| format!("could not read references: {e}"))?;
+    let iter = platform
+        .all()
+        .map_err(|e| format!("could not read references: {e}"))?;
+    Ok(iter
+        .filter_map(Result::ok)
+        .map(|r| r.name().as_bstr().to_string())
+        .collect())
+}
+
+/// A ref cannot be created where it would be a directory of another ref,
+/// or have another ref as a directory (`refs/heads/a` vs `refs/heads/a/b`),
+/// counting refs created earlier in the same push and ignoring refs the
+/// push deletes. Returns the `ng` reason per command.
+fn directory_conflicts(existing: &[String], cmds: &[Command]) -> Vec<Option<String>> {
+    let deleted: Vec<&str> = cmds
+        .iter()
+        .filter(|c| c.is_delete())
+        .map(|c| c.name.as_str())
+        .collect();
+    let mut taken: Vec<&str> = existing
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !deleted.contains(n))
+        .collect();
+    let nested =
+        |a: &str, b: &str| b.len() > a.len() && b.starts_with(a) && b.as_bytes()[a.len()] == b'/';
+    cmds.iter()
+        .map(|c| {
+            if c.is_delete() {
+                return None;
+            }
+            let clash = taken
+                .iter()
+                .find(|t| nested(&c.name, t) || nested(t, &c.name))
+                .map(|t| {
+                    format!(
+                        "cannot lock ref '{}': '{t}' exists; cannot create '{}'",
+                        c.name, c.name
+                    )
+                });
+            if clash.is_none() {
+                taken.push(&c.name);
+            }
+            clash
+        })
+        .collect()
+}
+
 fn edit_for(c: &Command) -> Result<RefEdit, String> {
     let name = FullName::try_from(c.name.as_str())
         .map_err(|_| "ref-update with bad reference name".to_string())?;
@@ -145,9 +198,15 @@ pub(crate) fn apply(
     lock_timeout: Duration,
     before_commit: &mut dyn FnMut() -> Result<(), String>,
 ) -> Vec<Option<String>> {
-    let mut errors: Vec<Option<String>> = vec![None; cmds.len()];
+    let mut errors = match existing_names(repo) {
+        Ok(names) => directory_conflicts(&names, cmds),
+        Err(e) => vec![Some(e); cmds.len()],
+    };
     let mut pending: Vec<usize> = Vec::new();
     for (i, c) in cmds.iter().enumerate() {
+        if errors[i].is_some() {
+            continue;
+        }
         match edit_for(c) {
             Ok(_) => pending.push(i),
             Err(e) => errors[i] = Some(e),
@@ -280,4 +339,53 @@ fn sync_after_commit(
         durable::sync_dir(&top)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(name: &str, delete: bool) -> Command {
+        let one = gix::ObjectId::from_hex(b"1111111111111111111111111111111111111111").unwrap();
+        Command {
+            old: one,
+            new: if delete {
+                gix::hash::Kind::Sha1.null()
+            } else {
+                one
+            },
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn directory_file_conflicts() {
+        let existing = vec!["refs/heads/a/b".to_string(), "refs/heads/c".to_string()];
+        let got = directory_conflicts(
+            &existing,
+            &[
+                cmd("refs/heads/a", false),
+                cmd("refs/heads/c/d", false),
+                cmd("refs/heads/ab", false),
+                cmd("refs/heads/ab/x", false),
+                cmd("refs/heads/e/f", false),
+            ],
+        );
+        assert_eq!(
+            got,
+            vec![
+                Some("cannot lock ref 'refs/heads/a': 'refs/heads/a/b' exists; cannot create 'refs/heads/a'".into()),
+                Some("cannot lock ref 'refs/heads/c/d': 'refs/heads/c' exists; cannot create 'refs/heads/c/d'".into()),
+                None,
+                Some("cannot lock ref 'refs/heads/ab/x': 'refs/heads/ab' exists; cannot create 'refs/heads/ab/x'".into()),
+                None,
+            ]
+        );
+        // Deleting the blocking ref in the same push clears the way.
+        let got = directory_conflicts(
+            &existing,
+            &[cmd("refs/heads/c", true), cmd("refs/heads/c/d", false)],
+        );
+        assert_eq!(got, vec![None, None]);
+    }
 }

@@ -296,3 +296,20 @@ fn protocol_v1_and_v2_clients() {
         f.assert_clean();
     }
 }
+
+#[test]
+fn directory_file_conflict_fails_only_that_ref() {
+    let f = Fixture::new();
+    f.push_ok(&[], &["main", "main:refs/heads/a/b"]);
+    let tip = f.commit("beta", "beta\n");
+    let out = f.push(&[], &["main", "main:refs/heads/a"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot lock ref 'refs/heads/a': 'refs/heads/a/b' exists"),
+        "{err}"
+    );
+    assert_eq!(f.server_rev("refs/heads/main"), Some(tip));
+    assert_eq!(f.server_rev("refs/heads/a"), None);
+    f.assert_clean();
+}
