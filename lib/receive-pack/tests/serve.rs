@@ -40,6 +40,16 @@ fn advertisement_of_an_empty_repository() {
 }
 
 #[test]
+fn protocol_v2_request_gets_the_v0_advertisement() {
+    let f = Fixture::new();
+    let (_, v0) = run(&f.server, b"", &opts());
+    let mut v2 = opts();
+    v2.protocol = Protocol::V2;
+    let (_, out) = run(&f.server, b"", &v2);
+    assert_eq!(out, v0);
+}
+
+#[test]
 fn advertisement_sorted_with_peeled_tags_and_no_head() {
     let f = Fixture::new();
     git(&f.client, &["tag", "-a", "-m", "one", "v1.0"]);
