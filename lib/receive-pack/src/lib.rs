@@ -5,15 +5,15 @@
 //! called by gotd's write child after the child has sandboxed itself.
 //!
 //! The order of work for one push:
-//! 1. advertise the refs ([`advertise`]);
-//! 2. read and validate the command list and push options ([`commands`]);
-//! 3. refuse forbidden commands that need no pack ([`protect`]) — after
+//! 1. advertise the refs (`advertise`);
+//! 2. read and validate the command list and push options (`commands`);
+//! 3. refuse forbidden commands that need no pack (`protect`) — after
 //!    draining the client's pack, so the client sees the error;
-//! 4. index the pack into a private quarantine directory ([`pack`]), check
-//!    its connectivity ([`connectivity`]) and the remaining protection rules;
+//! 4. index the pack into a private quarantine directory (`pack`), check
+//!    its connectivity (`connectivity`) and the remaining protection rules;
 //! 5. lock and compare-and-swap the refs, move the fsynced pack into
-//!    `objects/pack`, commit the refs and fsync them ([`refs`]);
-//! 6. send report-status ([`report`]).
+//!    `objects/pack`, commit the refs and fsync them (`refs`);
+//! 6. send report-status (`report`).
 //!
 //! A push that fails before step 5 leaves no file behind: the quarantine is
 //! removed when it is dropped. A writer killed with SIGKILL leaves only its
