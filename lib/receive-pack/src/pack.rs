@@ -33,24 +33,45 @@ pub(crate) struct Quarantine {
 
 impl Quarantine {
     pub(crate) fn create(repo: &gix::Repository, uid: u32) -> io::Result<Quarantine> {
-        static SEQ: AtomicU32 = AtomicU32::new(0);
         let objects = repo.objects.store_ref().path().to_owned();
+        // A cleaner may take the lock in the instant between our creating
+        // the lock file and locking it, and remove the directory; then we
+        // hold a lock on an unlinked file and start again with a new name.
+        for _ in 0..3 {
+            if let Some(q) = Self::try_create(&objects, uid)? {
+                return Ok(q);
+            }
+        }
+        Err(io::Error::other(
+            "quarantine directory removed while being created",
+        ))
+    }
+
+    fn try_create(objects: &Path, uid: u32) -> io::Result<Option<Quarantine>> {
+        use std::os::unix::fs::MetadataExt;
+        static SEQ: AtomicU32 = AtomicU32::new(0);
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
         let dir = objects.join(format!(
             "{QUARANTINE_PREFIX}uid{uid}-{}-{n}",
             std::process::id()
         ));
         fs::create_dir(&dir)?;
-        let locked = File::create(dir.join(LOCK_FILE)).and_then(|f| {
+        let lock_path = dir.join(LOCK_FILE);
+        let locked = File::create(&lock_path).and_then(|f| {
             Flock::lock(f, FlockArg::LockExclusiveNonblock)
                 .map_err(|(_, errno)| io::Error::from(errno))
         });
-        match locked {
-            Ok(lock) => Ok(Quarantine { dir, _lock: lock }),
+        let lock = match locked {
+            Ok(lock) => lock,
             Err(e) => {
                 let _ = fs::remove_dir_all(&dir);
-                Err(e)
+                return Err(e);
             }
+        };
+        let ours = lock.metadata()?.ino();
+        match fs::metadata(&lock_path) {
+            Ok(m) if m.ino() == ours => Ok(Some(Quarantine { dir, _lock: lock })),
+            _ => Ok(None),
         }
     }
 
