@@ -18,10 +18,16 @@ mod apply;
 mod emit;
 mod encode;
 mod error;
+mod name_hash;
+mod plan;
 mod table;
 mod varint;
 
 pub use apply::{apply, parse_header, Header};
 pub use encode::{encode, DeltaIndex};
 pub use error::DeltaError;
+pub use name_hash::name_hash;
+pub use plan::{
+    base_first_order, plan, try_plan, Candidate, DeltaChoice, DEFAULT_MAX_DEPTH, DEFAULT_WINDOW,
+};
 pub use table::BLOCK;

@@ -1,0 +1,346 @@
+//! Choosing delta bases for the objects of a pack.
+//!
+//! The objects are sorted by kind, then [`name_hash`](crate::name_hash), then
+//! size (largest first), so versions of one file end up next to each other
+//! with the biggest one first. Walking that order, each object is encoded
+//! against each of the `window` objects before it of the same kind, and the
+//! smallest delta under half the object's size wins. A base is always earlier
+//! in the order than the objects made from it, so the choices can never form
+//! a cycle; chains are cut at `max_depth`.
+//!
+//! The planner only sees bytes through the caller's `load` function (called
+//! once per object) and holds at most `window + 1` objects in memory.
+
+use std::collections::VecDeque;
+
+use crate::encode::encode_with;
+use crate::table::BlockTable;
+
+/// Objects tried as bases for each object, as in git's `--window` default.
+pub const DEFAULT_WINDOW: usize = 10;
+
+/// Longest delta chain allowed, as in git's `--depth` default.
+pub const DEFAULT_MAX_DEPTH: usize = 50;
+
+/// One object that could be stored as a delta.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate<K> {
+    /// The caller's identifier for the object (an object id, say); not used
+    /// by the planner.
+    pub key: K,
+    /// Object type (e.g. the pack type number); deltas are only made between
+    /// objects of the same kind.
+    pub kind: u8,
+    /// [`name_hash`](crate::name_hash) of the path the object was reached
+    /// by, or 0.
+    pub name_hash: u32,
+    /// Size of the object's content in bytes.
+    pub size: usize,
+}
+
+/// The plan for one object: store it as `delta` against candidate `base`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaChoice {
+    /// Index (into the candidate slice) of the base object.
+    pub base: usize,
+    /// The delta, in git's format; applies to the base's content.
+    pub delta: Vec<u8>,
+}
+
+/// Chooses a delta base for each candidate; see the [module docs](self).
+///
+/// `load(i)` returns the content of `candidates[i]`. The result has one entry
+/// per candidate: `Some` for objects to store as a delta, `None` for objects
+/// to store whole. Every chosen base is itself either whole or a delta with a
+/// shorter chain, chains are at most `max_depth` deltas long, and no delta is
+/// made unless it is under half the size of its object.
+pub fn plan<K>(
+    candidates: &[Candidate<K>],
+    window: usize,
+    max_depth: usize,
+    mut load: impl FnMut(usize) -> Vec<u8>,
+) -> Vec<Option<DeltaChoice>> {
+    let result: Result<_, std::convert::Infallible> =
+        try_plan(candidates, window, max_depth, |i| Ok(load(i)));
+    match result {
+        Ok(choices) => choices,
+        Err(never) => match never {},
+    }
+}
+
+/// [`plan`] with a fallible `load`: the first error stops planning and is
+/// returned.
+pub fn try_plan<K, E>(
+    candidates: &[Candidate<K>],
+    window: usize,
+    max_depth: usize,
+    mut load: impl FnMut(usize) -> Result<Vec<u8>, E>,
+) -> Result<Vec<Option<DeltaChoice>>, E> {
+    let mut choices: Vec<Option<DeltaChoice>> = vec![None; candidates.len()];
+    if window == 0 || max_depth == 0 {
+        return Ok(choices);
+    }
+    let mut depth = vec![0usize; candidates.len()];
+    let mut recent: VecDeque<Slot> = VecDeque::with_capacity(window + 1);
+    for i in search_order(candidates) {
+        let kind = candidates[i].kind;
+        if recent
+            .back()
+            .is_some_and(|s| candidates[s.index].kind != kind)
+        {
+            recent.clear();
+        }
+        let data = load(i)?;
+        if let Some((slot, delta)) = best_delta(&mut recent, &depth, max_depth, &data) {
+            let base = recent[slot].index;
+            depth[i] = depth[base] + 1;
+            choices[i] = Some(DeltaChoice { base, delta });
+        }
+        if depth[i] < max_depth {
+            if recent.len() == window {
+                recent.pop_front();
+            }
+            recent.push_back(Slot {
+                index: i,
+                data,
+                table: None,
+            });
+        }
+    }
+    Ok(choices)
+}
+
+/// An object in the window, with its block table built on first use.
+struct Slot {
+    index: usize,
+    data: Vec<u8>,
+    table: Option<BlockTable>,
+}
+
+/// Candidate indices sorted by kind, name hash, size (largest first), then
+/// index so the order is deterministic.
+fn search_order<K>(candidates: &[Candidate<K>]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by_key(|&i| {
+        let c = &candidates[i];
+        (c.kind, c.name_hash, std::cmp::Reverse(c.size), i)
+    });
+    order
+}
+
+/// Tries `target` against every slot, newest first; returns the slot and
+/// delta of the smallest delta under half the target's size.
+fn best_delta(
+    recent: &mut VecDeque<Slot>,
+    depth: &[usize],
+    max_depth: usize,
+    target: &[u8],
+) -> Option<(usize, Vec<u8>)> {
+    // A delta must be strictly smaller than half the target.
+    let mut limit = target.len().checked_sub(1)? / 2;
+    let mut best: Option<(usize, Vec<u8>)> = None;
+    for slot in (0..recent.len()).rev() {
+        let s = &mut recent[slot];
+        if depth[s.index] >= max_depth {
+            continue;
+        }
+        // Bytes the base lacks must be inserted literally.
+        if target.len().saturating_sub(s.data.len()) > limit {
+            continue;
+        }
+        let table = s.table.get_or_insert_with(|| BlockTable::new(&s.data));
+        if let Some(delta) = encode_with(table, &s.data, target, limit) {
+            limit = match delta.len().checked_sub(1) {
+                Some(l) => l,
+                None => return Some((slot, delta)),
+            };
+            best = Some((slot, delta));
+        }
+    }
+    best
+}
+
+/// An order in which to write the objects so that every base precedes the
+/// deltas made from it (as OFS_DELTA requires), keeping the given order
+/// otherwise.
+///
+/// Returns `None` if a choice names a base out of range or the choices form
+/// a cycle (which [`plan`] never produces).
+pub fn base_first_order(choices: &[Option<DeltaChoice>]) -> Option<Vec<usize>> {
+    const UNKNOWN: usize = usize::MAX;
+    let mut depth = vec![UNKNOWN; choices.len()];
+    let mut chain = Vec::new();
+    for start in 0..choices.len() {
+        let mut i = start;
+        while depth[i] == UNKNOWN {
+            match &choices[i] {
+                None => depth[i] = 0,
+                Some(choice) => {
+                    if choice.base >= choices.len() || chain.len() > choices.len() {
+                        return None;
+                    }
+                    chain.push(i);
+                    i = choice.base;
+                }
+            }
+        }
+        let mut d = depth[i];
+        while let Some(j) = chain.pop() {
+            d += 1;
+            depth[j] = d;
+        }
+    }
+    let mut order: Vec<usize> = (0..choices.len()).collect();
+    order.sort_by_key(|&i| depth[i]);
+    Some(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply;
+
+    fn text(lines: usize, seed: u32) -> Vec<u8> {
+        (0..lines)
+            .flat_map(|l| format!("line {l} of file {}: some words here\n", seed % 3).into_bytes())
+            .collect()
+    }
+
+    fn candidate(kind: u8, name: &str, size: usize) -> Candidate<()> {
+        Candidate {
+            key: (),
+            kind,
+            name_hash: crate::name_hash(name.as_bytes()),
+            size,
+        }
+    }
+
+    fn check(
+        cands: &[Candidate<()>],
+        objects: &[Vec<u8>],
+        choices: &[Option<DeltaChoice>],
+        max_depth: usize,
+    ) {
+        let order = base_first_order(choices).expect("acyclic");
+        let mut done = vec![false; objects.len()];
+        for i in order {
+            if let Some(c) = &choices[i] {
+                assert!(done[c.base], "base written first");
+                assert_eq!(cands[c.base].kind, cands[i].kind);
+                assert!(c.delta.len() * 2 < objects[i].len());
+                assert_eq!(apply(&objects[c.base], &c.delta).unwrap(), objects[i]);
+            }
+            done[i] = true;
+        }
+        for i in 0..choices.len() {
+            let mut d = 0;
+            let mut j = i;
+            while let Some(c) = &choices[j] {
+                j = c.base;
+                d += 1;
+            }
+            assert!(d <= max_depth, "chain of {d} at {i}");
+        }
+    }
+
+    #[test]
+    fn versions_of_a_file_become_deltas_of_the_largest() {
+        let mut objects = Vec::new();
+        let mut cands = Vec::new();
+        for v in 0..5 {
+            let mut t = text(200, 0);
+            t.truncate(t.len() - v * 40);
+            cands.push(candidate(3, "file.txt", t.len()));
+            objects.push(t);
+        }
+        let choices = plan(&cands, DEFAULT_WINDOW, DEFAULT_MAX_DEPTH, |i| {
+            objects[i].clone()
+        });
+        assert!(choices[0].is_none(), "largest is the base");
+        assert!(choices[1..].iter().all(|c| c.is_some()));
+        check(&cands, &objects, &choices, DEFAULT_MAX_DEPTH);
+    }
+
+    #[test]
+    fn kinds_never_mix_and_unrelated_objects_stay_whole() {
+        let objects = [text(100, 0), text(100, 0), b"x".repeat(10), text(100, 1)];
+        let cands = [
+            candidate(3, "a", objects[0].len()),
+            candidate(2, "a", objects[1].len()),
+            candidate(3, "b", 10),
+            candidate(3, "c", objects[3].len()),
+        ];
+        let choices = plan(&cands, DEFAULT_WINDOW, DEFAULT_MAX_DEPTH, |i| {
+            objects[i].clone()
+        });
+        assert!(choices[1].is_none(), "only object of kind 2");
+        assert!(choices[2].is_none(), "nothing like it");
+        assert!(
+            choices[0].is_some() != choices[3].is_some(),
+            "one of the similar pair deltas"
+        );
+        check(&cands, &objects, &choices, DEFAULT_MAX_DEPTH);
+    }
+
+    #[test]
+    fn depth_limit_is_respected() {
+        // Each version grows, so each wants the previous (larger-first order
+        // puts the biggest first) as base.
+        let objects: Vec<Vec<u8>> = (0..12).map(|v| text(300 - v * 10, 0)).collect();
+        let cands: Vec<_> = objects.iter().map(|o| candidate(3, "f", o.len())).collect();
+        for max_depth in [1, 2, 3] {
+            let choices = plan(&cands, 1, max_depth, |i| objects[i].clone());
+            check(&cands, &objects, &choices, max_depth);
+            assert!(choices.iter().filter(|c| c.is_some()).count() >= 6);
+        }
+    }
+
+    #[test]
+    fn window_zero_or_depth_zero_makes_no_deltas() {
+        let objects = [text(50, 0), text(50, 0)];
+        let cands: Vec<_> = objects.iter().map(|o| candidate(3, "f", o.len())).collect();
+        assert_eq!(plan(&cands, 0, 50, |i| objects[i].clone()), [None, None]);
+        assert_eq!(plan(&cands, 10, 0, |i| objects[i].clone()), [None, None]);
+    }
+
+    #[test]
+    fn each_object_is_loaded_once() {
+        let objects: Vec<Vec<u8>> = (0..30).map(|v| text(50 + v, v as u32)).collect();
+        let cands: Vec<_> = objects.iter().map(|o| candidate(3, "f", o.len())).collect();
+        let mut loads = vec![0; objects.len()];
+        let choices = plan(&cands, 4, 50, |i| {
+            loads[i] += 1;
+            objects[i].clone()
+        });
+        assert!(loads.iter().all(|&n| n == 1));
+        check(&cands, &objects, &choices, 50);
+    }
+
+    #[test]
+    fn load_errors_stop_planning() {
+        let cands = [candidate(3, "f", 1), candidate(3, "g", 1)];
+        let got: Result<_, String> =
+            try_plan(&cands, 10, 50, |i| Err(format!("object {i} missing")));
+        assert_eq!(got.unwrap_err(), "object 0 missing");
+    }
+
+    #[test]
+    fn empty_objects_stay_whole() {
+        let cands = [candidate(3, "f", 0), candidate(3, "f", 0)];
+        assert_eq!(plan(&cands, 10, 50, |_| Vec::new()), [None, None]);
+    }
+
+    #[test]
+    fn base_first_order_rejects_cycles_and_bad_bases() {
+        let c = |base| {
+            Some(DeltaChoice {
+                base,
+                delta: Vec::new(),
+            })
+        };
+        assert_eq!(base_first_order(&[c(1), c(0)]), None);
+        assert_eq!(base_first_order(&[c(0)]), None);
+        assert_eq!(base_first_order(&[c(5)]), None);
+        assert_eq!(base_first_order(&[c(1), None, c(0)]), Some(vec![1, 0, 2]));
+    }
+}
