@@ -1,25 +1,56 @@
 //! Developer and release workflow: `cargo xtask <command>`.
 //!
-//! Each command lives in its own module with a `run(args)` entry point.
+//! Each command lives in its own module with a `run(args)` entry point:
+//! build, install/uninstall, dist, regress, ci, demo, bench.
 
 mod bench;
+mod build;
+mod ci;
+mod demo;
+mod dist;
+mod install;
+mod regress;
+mod util;
 
 use anyhow::Result;
 
-const USAGE: &str = "usage: cargo xtask <build|install|regress|dist|bench|demo|ci> [args…]";
+const USAGE: &str = "usage: cargo xtask <command> [args…]
 
-fn main() -> Result<()> {
+commands:
+  build                       release build of gotd, gotsh, gotctl
+  install [--prefix P] [--bindir B] [--destdir D] [--from DIR]
+                              copy the built binaries to $D$B (B = P/bin, P = /usr/local)
+  uninstall [same options]    remove them again
+  dist                        target/dist/gotd-<version>.tar.gz of the sources
+  regress [SCENARIO…]         build, install and run the regress suite (see regress/README.md)
+  ci [--skip-fmt|--skip-clippy|--skip-test|--skip-regress]
+                              what CI runs: fmt, clippy, tests, regress
+  demo                        run gotd in the foreground on a sample repository
+  bench                       speed and size of gotd against git";
+
+fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if args.is_empty() {
-        eprintln!("{USAGE}");
-        std::process::exit(1);
+    if args.is_empty() || matches!(args[0].as_str(), "-h" | "--help" | "help") {
+        println!("{USAGE}");
+        std::process::exit(if args.is_empty() { 1 } else { 0 });
     }
     let cmd = args.remove(0);
-    match cmd.as_str() {
+    let result: Result<()> = match cmd.as_str() {
+        "build" => build::run(&args),
+        "install" => install::run(&args),
+        "uninstall" => install::uninstall(&args),
+        "dist" => dist::run(&args),
+        "regress" => regress::run(&args),
+        "ci" => ci::run(&args),
+        "demo" => demo::run(&args),
         "bench" => bench::run(&args),
         _ => {
             eprintln!("xtask: unknown command {cmd}\n{USAGE}");
             std::process::exit(1);
         }
+    };
+    if let Err(e) = result {
+        eprintln!("xtask {cmd}: {e:#}");
+        std::process::exit(1);
     }
 }

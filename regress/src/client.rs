@@ -1,0 +1,301 @@
+//! Clients as GOTD_TEST_USER: git over the suite's sshd (GIT_SSH_COMMAND with
+//! the suite's key), and raw ssh sessions that speak pkt-lines by hand.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cmd;
+use crate::repo::git_env;
+use crate::users::Account;
+
+/// A client identity: who runs it, with which key, against which server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub user: Account,
+    /// $HOME for the client's programs (owned by the user, holds the key).
+    pub home: PathBuf,
+    pub key: PathBuf,
+    pub host: String,
+    pub port: u16,
+    pub devuser: String,
+    pub timeout: Duration,
+    /// An ssh control socket to multiplex sessions over (see [`Master`]).
+    pub control_path: Option<PathBuf>,
+}
+
+impl Client {
+    /// ssh options every connection uses.
+    fn ssh_options(&self) -> Vec<String> {
+        let mut v: Vec<String> = [
+            "IdentitiesOnly=yes",
+            "StrictHostKeyChecking=no",
+            "UserKnownHostsFile=/dev/null",
+            "BatchMode=yes",
+            "LogLevel=ERROR",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(p) = &self.control_path {
+            v.push(format!("ControlPath={}", p.display()));
+            v.push("ControlMaster=no".into());
+        }
+        v
+    }
+
+    /// The ssh command line used for every connection.
+    pub fn ssh_command(&self) -> String {
+        let mut s = format!("ssh -p {} -i {}", self.port, self.key.display());
+        for o in self.ssh_options() {
+            s.push_str(" -o ");
+            s.push_str(&o);
+        }
+        s
+    }
+
+    /// `ssh://gotdev@127.0.0.1:PORT/<repo>`.
+    pub fn url(&self, repo: &str) -> String {
+        format!(
+            "ssh://{}@{}:{}/{}",
+            self.devuser, self.host, self.port, repo
+        )
+    }
+
+    /// A git command as the test user, cwd `dir`, protocol v0 unless the
+    /// arguments say otherwise (`-c protocol.version=2`).
+    pub fn git_cmd(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new("git");
+        git_env(&mut c);
+        cmd::as_user(&mut c, &self.user, Some(&self.home))
+            .current_dir(dir)
+            .env("GIT_SSH_COMMAND", self.ssh_command())
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env_remove("GIT_PROTOCOL")
+            .env_remove("GIT_DIR")
+            .args([
+                "-c",
+                "protocol.version=0",
+                "-c",
+                "advice.detachedHead=false",
+            ])
+            .args(args);
+        c
+    }
+
+    /// Runs git; any exit status is returned.
+    pub fn git(&self, dir: &Path, args: &[&str]) -> Result<Output> {
+        cmd::run(&mut self.git_cmd(dir, args), None, self.timeout)
+    }
+
+    /// Runs git and requires success; returns stdout.
+    pub fn git_ok(&self, dir: &Path, args: &[&str]) -> Result<String> {
+        let out = cmd::run_ok(&mut self.git_cmd(dir, args), None, self.timeout)?;
+        Ok(cmd::stdout_text(&out))
+    }
+
+    /// Runs git and requires failure; returns stderr.
+    pub fn git_fails(&self, dir: &Path, args: &[&str]) -> Result<String> {
+        let out = self.git(dir, args)?;
+        if out.status.success() {
+            bail!(
+                "git {} succeeded but must fail; stderr: {}",
+                args.join(" "),
+                cmd::stderr_text(&out)
+            );
+        }
+        Ok(cmd::stderr_text(&out))
+    }
+
+    /// `ssh … gotdev@host <remote_cmd>` with `stdin` bytes.
+    pub fn ssh_cmd(&self, remote_cmd: &str) -> Command {
+        let mut c = Command::new("ssh");
+        cmd::as_user(&mut c, &self.user, Some(&self.home))
+            .current_dir(&self.home)
+            .args(["-p", &self.port.to_string(), "-i"])
+            .arg(&self.key);
+        for o in self.ssh_options() {
+            c.arg("-o").arg(o);
+        }
+        c.arg(format!("{}@{}", self.devuser, self.host))
+            .arg(remote_cmd);
+        c
+    }
+
+    /// Runs a raw ssh session to completion.
+    pub fn ssh(&self, remote_cmd: &str, stdin: &[u8]) -> Result<Output> {
+        cmd::run(&mut self.ssh_cmd(remote_cmd), Some(stdin), self.timeout)
+    }
+
+    /// Starts a raw ssh session that stays open until its stdin is closed.
+    pub fn ssh_open(&self, remote_cmd: &str) -> Result<OpenSession> {
+        let mut c = self.ssh_cmd(remote_cmd);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().context("starting ssh")?;
+        let stdin = child.stdin.take();
+        Ok(OpenSession { child, stdin })
+    }
+}
+
+/// An ssh master connection: later sessions of a [`Client`] whose
+/// `control_path` points at it open channels instead of new connections.
+pub struct Master {
+    child: Child,
+    pub path: PathBuf,
+}
+
+impl Master {
+    /// Starts `ssh -M -N` and waits for its control socket.
+    pub fn start(client: &Client, path: PathBuf) -> Result<Master> {
+        let plain = Client {
+            control_path: None,
+            ..client.clone()
+        };
+        let mut c = Command::new("ssh");
+        cmd::as_user(&mut c, &plain.user, Some(&plain.home))
+            .current_dir(&plain.home)
+            .args(["-M", "-N", "-p", &plain.port.to_string(), "-i"])
+            .arg(&plain.key);
+        for o in plain.ssh_options() {
+            c.arg("-o").arg(o);
+        }
+        c.arg("-o")
+            .arg(format!("ControlPath={}", path.display()))
+            .arg(format!("{}@{}", plain.devuser, plain.host))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().context("starting the ssh master")?;
+        let deadline = std::time::Instant::now() + client.timeout;
+        while !path.exists() {
+            if let Some(st) = child.try_wait()? {
+                bail!("ssh master exited: {}", cmd::status_text(st));
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("ssh master did not create {}", path.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Master { child, path })
+    }
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// An ssh session kept open by the suite (its stdin not yet closed).
+pub struct OpenSession {
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl OpenSession {
+    /// Reads stdout until at least `n` bytes arrived or stdout closed.
+    pub fn read_at_least(&mut self, n: usize) -> Result<Vec<u8>> {
+        let out = self.child.stdout.as_mut().context("stdout taken")?;
+        let mut buf = vec![0u8; 65536];
+        let mut got = Vec::new();
+        while got.len() < n {
+            let k = out.read(&mut buf)?;
+            if k == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..k]);
+        }
+        Ok(got)
+    }
+
+    /// Closes stdin and collects the rest of the session.
+    pub fn finish(mut self, timeout: Duration) -> Result<Output> {
+        drop(self.stdin.take());
+        let pid = self.child.id() as i32;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let child = self.child;
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        match rx.recv_timeout(timeout) {
+            Ok(out) => Ok(out?),
+            Err(_) => {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                bail!("ssh session did not end within {}s", timeout.as_secs())
+            }
+        }
+    }
+}
+
+/// Encodes one pkt-line.
+#[cfg(test)]
+pub fn pkt(payload: &str) -> String {
+    format!("{:04x}{payload}", payload.len() + 4)
+}
+
+/// Splits a pkt-line stream into its payloads (`None` for flush), stopping at
+/// the first malformed length; returns the unparsed remainder too.
+pub fn parse_pkts(mut bytes: &[u8]) -> (Vec<Option<Vec<u8>>>, Vec<u8>) {
+    let mut v = Vec::new();
+    while bytes.len() >= 4 {
+        let Some(len) = std::str::from_utf8(&bytes[..4])
+            .ok()
+            .and_then(|h| usize::from_str_radix(h, 16).ok())
+        else {
+            break;
+        };
+        if len == 0 {
+            v.push(None);
+            bytes = &bytes[4..];
+            continue;
+        }
+        if len < 4 || len > bytes.len() {
+            break;
+        }
+        v.push(Some(bytes[4..len].to_vec()));
+        bytes = &bytes[len..];
+    }
+    (v, bytes.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkt_lengths() {
+        assert_eq!(pkt("done\n"), "0009done\n");
+        assert_eq!(
+            pkt(&format!(
+                "want {} multi_ack side-band-64k ofs-delta\n",
+                "a".repeat(40)
+            )),
+            format!(
+                "0054want {} multi_ack side-band-64k ofs-delta\n",
+                "a".repeat(40)
+            )
+        );
+    }
+
+    #[test]
+    fn parses_pkt_streams() {
+        let (pkts, rest) = parse_pkts(b"0009done\n00000008abcdxyz");
+        assert_eq!(
+            pkts,
+            vec![Some(b"done\n".to_vec()), None, Some(b"abcd".to_vec())]
+        );
+        assert_eq!(rest, b"xyz");
+    }
+}

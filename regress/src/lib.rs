@@ -1,1 +1,0 @@
-//! The regress suite's fixtures. Scenarios live in `tests/`.

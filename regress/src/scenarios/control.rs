@@ -1,0 +1,135 @@
+//! gotctl: `info` layout as root, `Operation not permitted` for other users,
+//! and `stop` tearing down a daemon that still has clients.
+
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use super::{ensure, ensure_contains, none, Body, Ctx, Scenario, Setup, StartMode};
+use crate::repo::RepoKind;
+use crate::{checks, cmd, redact, snapshot};
+
+pub fn scenarios() -> Vec<Scenario> {
+    let setup = || Setup {
+        repo: RepoKind::Standard,
+        rules: |w| vec![format!("permit ro {}", w.devuser.name)],
+        global: none,
+        extra_repos: none,
+        start: StartMode::Default,
+    };
+    vec![
+        Scenario {
+            name: "gotctl_info",
+            about: "gotctl info as root lists clients; as another user it is refused",
+            skip_if: None,
+            body: Body::Served {
+                setup: setup(),
+                run: gotctl_info,
+            },
+        },
+        Scenario {
+            name: "gotctl_stop",
+            about: "gotctl stop with a client connected: everything exits",
+            skip_if: None,
+            body: Body::Served {
+                setup: setup(),
+                run: gotctl_stop,
+            },
+        },
+    ]
+}
+
+/// `gotctl info` with pids, ids, paths and times made stable.
+pub fn redact_info(text: &str, repo_path: &str) -> String {
+    let text = text.replace(repo_path, "[REPO]");
+    let text = redact::numbers_after(&text, &["PID: ", "PID ", "UID ", "GID "]);
+    text.lines()
+        .map(|l| match l.find(" since ") {
+            Some(i) => format!("{} since [TIME]", &l[..i]),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn gotctl_info(ctx: &mut Ctx) -> Result<()> {
+    let gotctl = ctx.w.bins.gotctl();
+    let cmdline = format!("git-upload-pack {}", ctx.w.settings.repo_name);
+    let mut session = ctx.client().ssh_open(&cmdline)?;
+    let adv = session.read_at_least(4)?;
+    ensure(!adv.is_empty(), || "no advertisement".into())?;
+    let info = checks::info(&gotctl, &ctx.w.sock, ctx.t())?;
+    ensure_contains(&info, &format!("gotd PID: {}", ctx.gotd.pid))?;
+    ensure_contains(
+        &info,
+        &format!(
+            "client UID {}, GID {}",
+            ctx.w.devuser.uid, ctx.w.devuser.gid
+        ),
+    )?;
+    let repo_path = ctx.repo.display().to_string();
+    snapshot::check("gotctl_info", &redact_info(&info, &repo_path))?;
+
+    // Any other user is refused, and the daemon keeps running.
+    for verb in ["info", "stop"] {
+        let mut c = Command::new(&gotctl);
+        cmd::as_user(&mut c, &ctx.w.test_user, Some(&ctx.w.client.home))
+            .arg("-f")
+            .arg(&ctx.w.sock)
+            .arg(verb);
+        let out = cmd::run(&mut c, None, ctx.t())?;
+        let err = cmd::stderr_text(&out);
+        ensure(!out.status.success(), || {
+            format!("gotctl {verb} as {} succeeded", ctx.w.test_user.name)
+        })?;
+        ensure(err.starts_with("gotctl: "), || {
+            format!("gotctl {verb}: {err:?}")
+        })?;
+        ensure_contains(&err, "Operation not permitted")?;
+    }
+    ensure(ctx.gotd.alive(), || {
+        "gotd exited after a refused gotctl stop".into()
+    })?;
+    session.finish(ctx.t())?;
+    Ok(())
+}
+
+fn gotctl_stop(ctx: &mut Ctx) -> Result<()> {
+    let cmdline = format!("git-upload-pack {}", ctx.w.settings.repo_name);
+    let mut session = ctx.client().ssh_open(&cmdline)?;
+    let adv = session.read_at_least(4)?;
+    ensure(!adv.is_empty(), || "no advertisement".into())?;
+    let pid = ctx.gotd.pid;
+    ctx.gotd
+        .stop()
+        .context("gotctl stop with a client connected")?;
+    ensure(!crate::procfs::alive(pid), || "gotd still running".into())?;
+    // The client's session ends instead of hanging.
+    session
+        .finish(ctx.t())
+        .context("client session after stop")?;
+    ensure(
+        !ctx.w.sock.exists() || std::os::unix::net::UnixStream::connect(&ctx.w.sock).is_err(),
+        || "the socket still accepts connections after stop".into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_redaction() {
+        let info = "gotd PID: 4242\nverbosity: 2\nnumber of repositories: 1\n\
+                    number of connected clients: 1\n\
+                    repository \"test-repo\", path /tmp/x/test-repo.git\n\
+                    client UID 1001, GID 1001, repo PID 4250, reading from repository \"test-repo\" since Fri Dec  4 21:00:00 2026";
+        assert_eq!(
+            redact_info(info, "/tmp/x/test-repo.git"),
+            "gotd PID: [N]\nverbosity: 2\nnumber of repositories: 1\n\
+             number of connected clients: 1\n\
+             repository \"test-repo\", path [REPO]\n\
+             client UID [N], GID [N], repo PID [N], reading from repository \"test-repo\" since [TIME]"
+        );
+    }
+}

@@ -1,0 +1,81 @@
+//! `cargo xtask ci [--skip-fmt] [--skip-clippy] [--skip-test] [--skip-regress]`:
+//! what CI runs, in order, stopping at the first failure: formatting,
+//! clippy with warnings denied, the workspace tests, the regress suite.
+
+use anyhow::{bail, Result};
+
+use crate::util;
+
+/// The steps, by name.
+pub const STEPS: [&str; 4] = ["fmt", "clippy", "test", "regress"];
+
+/// Which steps run, given the skip flags.
+pub fn selected(args: &[String]) -> Result<Vec<&'static str>> {
+    let mut skip = Vec::new();
+    for a in args {
+        match a.strip_prefix("--skip-") {
+            Some(s) if STEPS.contains(&s) => skip.push(s.to_string()),
+            _ => bail!(
+                "ci: unknown argument {a} (use {})",
+                STEPS.map(|s| format!("--skip-{s}")).join(", ")
+            ),
+        }
+    }
+    Ok(STEPS
+        .iter()
+        .copied()
+        .filter(|s| !skip.iter().any(|k| k == s))
+        .collect())
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    for step in selected(args)? {
+        match step {
+            "fmt" => {
+                util::header("cargo fmt --all -- --check");
+                util::run(util::cargo().args(["fmt", "--all", "--", "--check"]))?;
+            }
+            "clippy" => {
+                util::header("cargo clippy --workspace --all-targets -- -D warnings");
+                util::run(util::cargo().args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]))?;
+            }
+            "test" => {
+                util::header("cargo test --workspace");
+                util::run(util::cargo().args(["test", "--workspace"]))?;
+            }
+            "regress" => {
+                util::header("regress suite");
+                crate::regress::run(&[])?;
+            }
+            _ => unreachable!("unknown step {step}"),
+        }
+    }
+    util::header("ci: all steps passed");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(v: &[&str]) -> Result<Vec<&'static str>> {
+        selected(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn skips() {
+        assert_eq!(sel(&[]).unwrap(), STEPS.to_vec());
+        assert_eq!(
+            sel(&["--skip-regress", "--skip-fmt"]).unwrap(),
+            vec!["clippy", "test"]
+        );
+        assert!(sel(&["--skip-lunch"]).is_err());
+    }
+}
