@@ -95,6 +95,9 @@ pub(crate) struct Request {
     pub push_options: Vec<String>,
     /// The first invalid line's error text, if any.
     pub error: Option<String>,
+    /// Whether the client will send a pack: some line, valid or not, names
+    /// a new object (git sends a pack unless every command deletes).
+    pub expects_pack: bool,
 }
 
 /// Reads the command list. `Ok(None)`: the client closed the connection
@@ -132,6 +135,10 @@ pub(crate) fn read<R: Read>(reader: &mut PktReader<R>) -> Result<Option<Request>
                     .get_or_insert_with(|| "unexpected ref-update-line received".into());
             }
         }
+        req.expects_pack |= line
+            .split(|&b| b == b' ')
+            .nth(1)
+            .is_some_and(|new| new.iter().any(|&b| b != b'0'));
         match parse_line(line) {
             Ok(c) => req.commands.push(c),
             Err(msg) => {
@@ -288,6 +295,7 @@ mod tests {
         assert!(!req.caps.atomic);
         assert_eq!(req.caps.agent.as_deref(), Some("git/2.47"));
         assert_eq!(req.push_options, vec!["ci.skip", "x=y"]);
+        assert!(req.expects_pack);
     }
 
     #[test]

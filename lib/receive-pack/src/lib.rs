@@ -199,7 +199,7 @@ fn serve_repository(
         objects_received: 0,
     };
     let cmds = &request.commands;
-    let needs_pack = cmds.iter().any(|c| !c.is_delete());
+    let needs_pack = request.expects_pack;
 
     // Everything decidable without the pack. The pack is drained first so
     // the client is reading when the error arrives.
@@ -230,7 +230,7 @@ fn serve_repository(
         let pack = match pack::receive(input, repo, &quarantine, &opts.limits) {
             Ok(p) => p,
             Err(reason) => {
-                pack::drain(input, opts.limits.max_pack_bytes);
+                pack::drain_rest(input, opts.limits.max_pack_bytes);
                 return Err(unpack_failure(out, &request, reason));
             }
         };

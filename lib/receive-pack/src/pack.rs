@@ -251,9 +251,45 @@ impl Received {
     }
 }
 
-/// Reads and discards the rest of the client's pack (up to `max` bytes), so
-/// that a refusal reaches a client that is still sending.
+/// Reads and discards the client's whole pack (at most `max` bytes), so
+/// that a refusal reaches a client that is still sending. The pack is
+/// parsed to find its end, so a client that keeps its side open after the
+/// pack is not waited for; if it cannot be parsed, reading goes on to the
+/// end of the stream.
 pub(crate) fn drain(input: &mut dyn Read, max: u64) {
+    let mut limited = input.take(max);
+    let parsed = skip_pack(&mut BufReader::with_capacity(64 * 1024, &mut limited));
+    if parsed.is_none() {
+        drain_rest(&mut limited, max);
+    }
+}
+
+/// Skips one pack: header, entries, trailer. `None` if it is malformed.
+fn skip_pack(r: &mut BufReader<&mut io::Take<&mut dyn Read>>) -> Option<()> {
+    use gix_pack::data::input::{BytesToEntriesIter, EntryDataMode, Mode};
+    let header = r.fill_buf().ok()?;
+    let empty = header.len() >= 12 && &header[..4] == b"PACK" && header[8..12] == [0; 4];
+    if empty {
+        r.consume(12);
+        let mut trailer = [0u8; 20];
+        return r.read_exact(&mut trailer).ok();
+    }
+    let iter = BytesToEntriesIter::new_from_header(
+        r,
+        Mode::AsIs,
+        EntryDataMode::Ignore,
+        gix::hash::Kind::Sha1,
+    )
+    .ok()?;
+    for entry in iter {
+        entry.ok()?;
+    }
+    Some(())
+}
+
+/// Reads and discards everything up to the end of the stream (at most
+/// `max` bytes): for a pack that failed part-way through.
+pub(crate) fn drain_rest(input: &mut dyn Read, max: u64) {
     let _ = io::copy(&mut input.take(max), &mut io::sink());
 }
 

@@ -139,3 +139,60 @@ fn writer_killed_mid_pack_leaves_refs_unchanged_and_is_cleaned_up() {
     f.push_ok(&[], &["main"]);
     f.assert_clean();
 }
+
+/// A refusal decided before the pack is sent once the whole pack was read,
+/// even when the client keeps its side of the connection open.
+#[rstest::rstest]
+#[case::bad_line("refs/got/x", "refs/got/: reference namespace is protected", true)]
+#[case::protected_tag("refs/tags/v1", "refs/tags/: reference namespace is protected", true)]
+#[case::empty_pack("refs/tags/v1", "refs/tags/: reference namespace is protected", false)]
+fn refusal_reaches_a_client_that_keeps_the_connection_open(
+    #[case] name: &str,
+    #[case] msg: &str,
+    #[case] with_objects: bool,
+) {
+    let f = Fixture::new();
+    git(&f.client, &["tag", "v1"]);
+    f.push_ok(&[], &["main", "refs/tags/v1"]);
+    let base = f.client_rev("main");
+    let tip = f.commit("beta", "beta\n");
+    let revs = if with_objects {
+        vec!["main".to_string(), format!("^{base}")]
+    } else {
+        vec![]
+    };
+    let revs: Vec<&str> = revs.iter().map(String::as_str).collect();
+    let pack = make_pack(&f.client, &revs, false);
+    let req = request(&[(&base, &tip, name)], "report-status", None, &pack);
+    let (mut client, server_end) = UnixStream::pair().unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let repo = f.server.clone();
+    let worker = std::thread::spawn(move || {
+        let mut input = &server_end;
+        let mut output = &server_end;
+        let mut opts = Options::new("gotd/test", Protocol::V0, Protection::default(), 0);
+        opts.protection.tag_namespaces.push("refs/tags/".into());
+        let result = serve(&repo, &mut input, &mut output, &opts).map(|_| ());
+        // Whatever the server did not read is still in the socket.
+        server_end.set_nonblocking(true).unwrap();
+        let unread = std::io::Read::read(&mut &server_end, &mut [0u8; 1]);
+        let drained = matches!(&unread, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        (result, drained)
+    });
+    client.write_all(&req).unwrap();
+    let mut got = Vec::new();
+    let want = format!("ERR {msg}").into_bytes();
+    let mut buf = [0u8; 4096];
+    while !got.windows(want.len()).any(|w| w == want) {
+        let n = std::io::Read::read(&mut client, &mut buf)
+            .expect("the refusal arrives without EOF from the client");
+        assert!(n > 0, "server closed without the refusal");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let (result, drained) = worker.join().unwrap();
+    assert_eq!(result.unwrap_err().to_string(), msg);
+    assert!(drained, "the server read the whole pack before answering");
+    f.assert_clean();
+}
