@@ -229,9 +229,11 @@ fn serve_repository(
         };
         let pack = match pack::receive(input, repo, &quarantine, &opts.limits) {
             Ok(p) => p,
-            Err(reason) => {
-                pack::drain_rest(input, opts.limits.max_pack_bytes);
-                return Err(unpack_failure(out, &request, reason));
+            Err(refused) => {
+                if !refused.read_to_end {
+                    pack::drain_rest(input, opts.limits.max_pack_bytes);
+                }
+                return Err(unpack_failure(out, &request, refused.reason));
             }
         };
         outcome.objects_received = pack.num_objects;

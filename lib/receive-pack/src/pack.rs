@@ -101,16 +101,40 @@ struct PackFiles {
     keep: Option<PathBuf>,
 }
 
-/// Reads a pack from `input` and indexes it into `quarantine`. The error is
-/// the client-visible reason (the `unpack` status).
+/// A refused pack.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    /// The client-visible reason (the `unpack` status).
+    pub reason: String,
+    /// The pack was read to its end (only its checksum was wrong), so
+    /// nothing more needs draining.
+    pub read_to_end: bool,
+}
+
+impl From<String> for Refused {
+    fn from(reason: String) -> Self {
+        Refused {
+            reason,
+            read_to_end: false,
+        }
+    }
+}
+
+impl From<&str> for Refused {
+    fn from(reason: &str) -> Self {
+        reason.to_string().into()
+    }
+}
+
+/// Reads a pack from `input` and indexes it into `quarantine`.
 pub(crate) fn receive(
     input: &mut dyn Read,
     repo: &gix::Repository,
     quarantine: &Quarantine,
     limits: &Limits,
-) -> Result<Received, String> {
+) -> Result<Received, Refused> {
     let mut header = [0u8; 12];
-    let got = read_full(input, &mut header).map_err(|e| e.to_string())?;
+    let got = read_full(input, &mut header).map_err(|e| Refused::from(e.to_string()))?;
     if got < header.len() {
         return Err("short pack file".into());
     }
@@ -126,7 +150,8 @@ pub(crate) fn receive(
         return Err(format!(
             "pack file has {count} objects, more than the limit of {}",
             limits.max_objects
-        ));
+        )
+        .into());
     }
 
     let mut reader = Limited {
@@ -160,7 +185,14 @@ pub(crate) fn receive(
     };
     let outcome = match result {
         Ok(o) => o,
-        Err(e) => return Err(describe_error(&e, &reader)),
+        Err(e) => {
+            let reason = describe_error(&e, &reader);
+            let read_to_end = reason == CHECKSUM_ERROR;
+            return Err(Refused {
+                reason,
+                read_to_end,
+            });
+        }
     };
     let files = match (outcome.data_path.clone(), outcome.index_path.clone()) {
         (Some(pack), Some(idx)) => Some(PackFiles {
@@ -172,7 +204,12 @@ pub(crate) fn receive(
     };
     let bundle = match outcome.to_bundle().transpose() {
         Ok(b) => b,
-        Err(e) => return Err(format!("could not open received pack: {e}")),
+        Err(e) => {
+            return Err(Refused {
+                reason: format!("could not open received pack: {e}"),
+                read_to_end: true,
+            })
+        }
     };
     Ok(Received {
         num_objects: outcome.index.num_objects,
@@ -181,6 +218,8 @@ pub(crate) fn receive(
     })
 }
 
+const CHECKSUM_ERROR: &str = "pack file checksum error";
+
 /// Turns a gix failure into a short client-visible reason.
 fn describe_error(e: &gix::Error, reader: &Limited<'_>) -> String {
     if reader.over {
@@ -188,7 +227,7 @@ fn describe_error(e: &gix::Error, reader: &Limited<'_>) -> String {
     }
     let chain: Vec<String> = e.iter_errors().map(|e| e.to_string()).collect();
     if chain.iter().any(|m| m.contains("checksum")) {
-        return "pack file checksum error".into();
+        return CHECKSUM_ERROR.into();
     }
     let eof_kind = e
         .iter_errors()
