@@ -196,3 +196,30 @@ fn refusal_reaches_a_client_that_keeps_the_connection_open(
     assert!(drained, "the server read the whole pack before answering");
     f.assert_clean();
 }
+
+/// A quarantine without a lock file (its writer died before creating it)
+/// is removed once it is not brand new; other entries are left alone.
+#[test]
+fn stale_quarantine_without_lock_file() {
+    let f = Fixture::new();
+    let objects = f.server.join("objects");
+    let old = objects.join("incoming-uid0-1-0");
+    let young = objects.join("incoming-uid0-2-0");
+    let other = objects.join("info");
+    std::fs::create_dir(&old).unwrap();
+    std::fs::write(old.join(".tmpXYZ"), b"partial").unwrap();
+    std::fs::create_dir(&young).unwrap();
+    let touched = Command::new("touch")
+        .args(["-d", "1 hour ago"])
+        .arg(&old)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    assert_eq!(remove_stale_temporaries(&f.server).unwrap(), 1);
+    assert!(!old.exists());
+    assert!(
+        young.exists(),
+        "a directory being created right now is kept"
+    );
+    assert!(other.exists());
+}
