@@ -48,6 +48,7 @@ fn main() -> ExitCode {
 }
 
 fn run_daemon(opts: &Opts) -> anyhow::Result<()> {
+    privsep::cloexec_inherited();
     let parsed = gotd_config::parse_file(&opts.config, &gotd_config::SystemResolver)?;
     for w in &parsed.warnings {
         eprintln!("gotd: {w}");
@@ -84,7 +85,7 @@ fn run_daemon(opts: &Opts) -> anyhow::Result<()> {
         ),
     }
     log_info!(
-        "repo children: no_new_privs, no core dumps, landlock (repository only), seccomp: not enabled"
+        "repo children: no_new_privs, no core dumps, landlock (repository only), seccomp deny-list"
     );
     if let Some(s) = &opts.secrets {
         log_info!("secrets file {} is not used by this version", s.display());

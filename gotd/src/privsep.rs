@@ -112,6 +112,29 @@ pub fn drop_to(user: &RunAs) -> Result<(), PrivError> {
     Ok(())
 }
 
+/// Marks every descriptor above stderr that this process inherited as
+/// close-on-exec, so that repo children start with exactly 0, 1, 2 and 3
+/// whatever the daemon's own parent left open (a jobserver pipe, a
+/// terminal). Call first thing, before any descriptor of our own exists.
+pub fn cloexec_inherited() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        // The directory handle used for the listing is gone by now; an fd
+        // that no longer exists just fails.
+        let _ = nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
+    }
+}
+
 /// Every group a peer belongs to: its effective gid, plus the
 /// supplementary groups of its uid's passwd entry (none if it has none).
 pub fn peer_groups(uid: u32, egid: u32) -> Vec<u32> {

@@ -7,6 +7,7 @@
 //! gotd.conf and holds no other descriptors than 0, 1, 2 and 3.
 
 pub mod sandbox;
+pub mod seccomp;
 
 use std::fs::File;
 use std::os::unix::net::UnixStream;

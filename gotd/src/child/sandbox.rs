@@ -1,6 +1,7 @@
 //! The repo child's sandbox, applied before it sees any client data:
-//! `no_new_privs`, no core dumps, and Landlock limiting the file system to
-//! the one repository (read-only for readers, read-write for writers).
+//! `no_new_privs`, no core dumps, Landlock limiting the file system to the
+//! one repository (read-only for readers, read-write for writers), and a
+//! seccomp filter (see [`super::seccomp`]).
 //!
 //! Every step degrades gracefully: where the kernel lacks a feature the
 //! child goes on and the returned report says so; the parent logs it.
@@ -29,7 +30,7 @@ pub fn apply(repo: &Path, write: bool) -> Vec<String> {
         Err(e) => format!("core dumps: setrlimit failed: {e}"),
     });
     report.push(landlock(repo, write));
-    report.push("seccomp: not enabled".to_string());
+    report.push(super::seccomp::apply());
     report
 }
 

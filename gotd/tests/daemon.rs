@@ -1,0 +1,542 @@
+//! End-to-end tests of the daemon: gotd started in the foreground on a
+//! temporary site, driven with gotsh, git (through a fake ssh) and gotctl.
+
+mod common;
+
+use std::io::Read;
+use std::process::Stdio;
+
+use assert_cmd::Command;
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use rstest::rstest;
+
+#[test]
+fn config_check_ok() {
+    let site = Site::new();
+    site.default_conf();
+    Command::new(bin("gotd"))
+        .arg("-n")
+        .arg("-f")
+        .arg(site.conf())
+        .assert()
+        .success()
+        .stdout("configuration OK\n");
+}
+
+#[test]
+fn config_check_reports_located_error() {
+    let site = Site::new();
+    std::fs::write(
+        site.conf(),
+        format!(
+            "listen on \"{}\"\nrepository \"r\" {{\n path \"/tmp\"\n permit rw no-such-user-gotd\n}}\n",
+            site.socket().display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(bin("gotd"))
+        .arg("-n")
+        .arg("-f")
+        .arg(site.conf())
+        .assert()
+        .failure()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(&format!("gotd: {}:4: ", site.conf().display())),
+        "{err}"
+    );
+    assert!(err.contains("no-such-user-gotd"), "{err}");
+}
+
+#[test]
+fn usage_error() {
+    let out = Command::new(bin("gotd"))
+        .arg("-x")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert_eq!(
+        text(&out.stderr),
+        "gotd: unknown option -- x\nusage: gotd [-dnvV] [-f config-file] [-s secrets]\n"
+    );
+}
+
+#[rstest]
+#[case::v0("0")]
+#[case::v1("1")]
+#[case::v2("2")]
+fn ls_remote_lists_refs(#[case] version: &str) {
+    let site = Site::new();
+    site.default_conf();
+    let _d = Daemon::start(&site);
+    let proto = format!("protocol.version={version}");
+    let out = site.git(&["-c", &proto, "ls-remote", "x:/repo"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    assert!(listed.contains("\trefs/heads/main\n"), "{listed}");
+    assert!(listed.contains("\tHEAD\n"), "{listed}");
+}
+
+#[test]
+fn clone_works() {
+    let site = Site::new();
+    site.default_conf();
+    let _d = Daemon::start(&site);
+    let out = site.git(&["clone", "-q", "x:/repo.git", "cloned"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let log = std::process::Command::new("git")
+        .current_dir(site.path("cloned"))
+        .args(["log", "--format=%s"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&log.stdout), "first\n");
+}
+
+/// Asserts gotsh failed with `msg`, both as an ERR packet and on stderr.
+fn assert_refused(out: &std::process::Output, msg: &str) {
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), err_pkt(msg));
+    assert_eq!(text(&out.stderr), format!("gotsh: {msg}\n"));
+}
+
+#[test]
+fn unknown_repository() {
+    let site = Site::new();
+    site.default_conf();
+    let _d = Daemon::start(&site);
+    let out = site.gotsh("git-upload-pack '/nope'", b"");
+    assert_refused(&out, "no git repository found");
+    assert_eq!(text(&out.stdout), "001fERR no git repository found");
+}
+
+#[test]
+fn denied_user() {
+    let site = Site::new();
+    site.add_repo("secret");
+    site.write_conf(
+        "",
+        &[
+            ("repo", &format!("permit ro \"{}\"", me())),
+            (
+                "secret",
+                &format!("permit rw \"{}\"\n  deny \"{}\"", me(), me()),
+            ),
+        ],
+    );
+    let _d = Daemon::start(&site);
+    assert_refused(
+        &site.gotsh("git-upload-pack '/secret.git'", b""),
+        "secret: Permission denied",
+    );
+    // Read-only users may not push.
+    assert_refused(
+        &site.gotsh("git-receive-pack '/repo'", b""),
+        "repo: Permission denied",
+    );
+    // And git shows the text.
+    let out = site.git(&["ls-remote", "x:/secret"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("remote error: secret: Permission denied"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn no_matching_rule_hides_the_repository() {
+    let site = Site::new();
+    site.write_conf("", &[("repo", "permit rw no-such-uid-4242")]);
+    // An unknown user name is a configuration error; use a numeric uid.
+    site.write_conf("", &[("repo", "permit rw 4242")]);
+    let _d = Daemon::start(&site);
+    assert_refused(
+        &site.gotsh("git-upload-pack '/repo'", b""),
+        "no git repository found",
+    );
+}
+
+#[test]
+fn connection_limit() {
+    let site = Site::new();
+    site.write_conf(
+        &format!("connection {{\n  limit user \"{}\" 2\n}}", me()),
+        &[("repo", &format!("permit rw \"{}\"", me()))],
+    );
+    let d = Daemon::start(&site);
+    // Two idle connections take both slots.
+    let seen = d.log_text().matches("connection from uid").count();
+    let a = std::os::unix::net::UnixStream::connect(site.socket()).unwrap();
+    let b = std::os::unix::net::UnixStream::connect(site.socket()).unwrap();
+    wait_for("both connections to be in the table", || {
+        d.log_text().matches("connection from uid").count() >= seen + 2
+    });
+    assert_refused(
+        &site.gotsh("git-upload-pack '/repo'", b"0000"),
+        "connection limit exceeded",
+    );
+    drop(a);
+    drop(b);
+    // Slots free again once the daemon has seen the disconnects.
+    wait_for("a slot to free", || {
+        site.gotsh("git-upload-pack '/repo'", b"0000")
+            .status
+            .success()
+    });
+}
+
+#[test]
+fn bad_path_and_empty_path() {
+    let site = Site::new();
+    site.default_conf();
+    let _d = Daemon::start(&site);
+    assert_refused(
+        &site.gotsh("git-upload-pack '/'", b""),
+        "no git repository found",
+    );
+    assert_refused(&site.gotsh("git-upload-pack 're\npo'", b""), "bad path");
+    assert_refused(
+        &site.gotsh(&format!("git-upload-pack '{}'", "a".repeat(300)), b""),
+        "buffer too small",
+    );
+}
+
+/// One ls-remote-sized exchange through gotsh (v0: advertisement, flush).
+fn one_exchange(site: &Site) {
+    let out = site.gotsh("git-upload-pack '/repo'", b"0000");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("refs/heads/main"));
+}
+
+#[test]
+fn no_leaks_after_many_connections() {
+    let site = Site::new();
+    site.write_conf(
+        &format!("connection {{\n  limit user \"{}\" 64\n}}", me()),
+        &[("repo", &format!("permit rw \"{}\"", me()))],
+    );
+    let d = Daemon::start(&site);
+    one_exchange(&site);
+    wait_for("the warm-up child to be reaped", || d.children().is_empty());
+    let fds = d.fd_count();
+    for _ in 0..200 {
+        one_exchange(&site);
+    }
+    let handles: Vec<_> = (0..50)
+        .map(|_| {
+            let mut c = site.gotsh_spawn("git-upload-pack '/repo'");
+            drop(c.stdin.take()); // EOF after the advertisement
+            c
+        })
+        .collect();
+    for h in handles {
+        let out = h.wait_with_output().unwrap();
+        // With stdin closed at once the child sees EOF where a flush
+        // should be; either way it must have been served and ended.
+        assert!(
+            text(&out.stdout).contains("refs/heads/main"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    wait_for("every child to be reaped", || d.children().is_empty());
+    wait_for("the client table to empty", || {
+        client_count(&text(&site.gotctl("info").stdout)) == 0
+    });
+    wait_for("the fd count to return to its baseline", || {
+        d.fd_count() == fds
+    });
+    assert!(d.children().iter().all(|(_, s)| *s != 'Z'));
+}
+
+#[test]
+fn killed_child_disconnects_only_its_client() {
+    let site = Site::new();
+    site.default_conf();
+    let d = Daemon::start(&site);
+    let mut held = site.gotsh_spawn("git-upload-pack '/repo'");
+    let mut stdout = held.stdout.take().unwrap();
+    let adv = read_until_flush(&mut stdout);
+    assert!(text(&adv).contains("refs/heads/main"));
+    let info = text(&site.gotctl("info").stdout);
+    assert_eq!(client_count(&info), 1, "{info}");
+    let pids = repo_pids(&info);
+    assert_eq!(pids.len(), 1, "{info}");
+    kill(Pid::from_raw(pids[0]), Signal::SIGKILL).unwrap();
+    let out = held.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "gotsh: unexpected end of file\n");
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "no ERR packet after the stream started");
+    one_exchange(&site);
+    wait_for("every child to be reaped", || d.children().is_empty());
+}
+
+#[test]
+fn client_disconnect_ends_its_child() {
+    let site = Site::new();
+    site.default_conf();
+    let d = Daemon::start(&site);
+    let mut held = site.gotsh_spawn("git-upload-pack '/repo'");
+    let mut stdout = held.stdout.take().unwrap();
+    read_until_flush(&mut stdout);
+    let pids = repo_pids(&text(&site.gotctl("info").stdout));
+    assert_eq!(pids.len(), 1);
+    // gotsh dies (as when sshd's session ends); stdin stays open, so the
+    // child would wait for the client forever.
+    held.kill().unwrap();
+    held.wait().unwrap();
+    wait_for("the child to be ended and reaped", || {
+        d.children().is_empty()
+    });
+    assert!(!std::path::Path::new(&format!("/proc/{}", pids[0])).exists());
+    drop(stdout);
+}
+
+#[test]
+fn reader_child_is_sandboxed() {
+    let site = Site::new();
+    site.default_conf();
+    let d = Daemon::start(&site);
+    let mut held = site.gotsh_spawn("git-upload-pack '/repo'");
+    let mut stdout = held.stdout.take().unwrap();
+    read_until_flush(&mut stdout);
+    let pids = repo_pids(&text(&site.gotctl("info").stdout));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pids[0])).unwrap();
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+    let fds: Vec<_> = std::fs::read_dir(format!("/proc/{}/fd", pids[0]))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // 0-2, the IPC socket on 3, the client's input and output.
+    let targets: Vec<String> = fds
+        .iter()
+        .map(|f| {
+            std::fs::read_link(format!("/proc/{}/fd/{f}", pids[0]))
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    eprintln!("child fds: {fds:?} -> {targets:?}");
+    assert!(fds.len() <= 6, "child fds: {fds:?} -> {targets:?}");
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert!(
+        !uid_line.contains("\t0\t"),
+        "child runs as root: {uid_line}"
+    );
+    let log = d.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains(&format!("repo child {}: sandbox:", pids[0])))
+        .unwrap_or_else(|| panic!("no sandbox report in the log:\n{log}"));
+    assert!(line.contains("no_new_privs: on"), "{line}");
+    assert!(
+        line.contains("landlock: fully enforced, repository read-only")
+            || line.contains("landlock: not supported"),
+        "{line}"
+    );
+    drop(held.stdin.take());
+    held.wait().unwrap();
+}
+
+#[test]
+fn gotctl_stop_leaves_nothing_behind() {
+    let site = Site::new();
+    site.default_conf();
+    let mut d = Daemon::start(&site);
+    let mut held = site.gotsh_spawn("git-upload-pack '/repo'");
+    let mut stdout = held.stdout.take().unwrap();
+    read_until_flush(&mut stdout);
+    let pids = repo_pids(&text(&site.gotctl("info").stdout));
+    assert_eq!(pids.len(), 1);
+    let out = site.gotctl("stop");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let st = d.wait_exit();
+    assert_eq!(st.code(), Some(0), "{}", d.log_text());
+    assert!(!site.socket().exists());
+    assert!(!std::path::Path::new(&format!("/proc/{}", pids[0])).exists());
+    let out = held.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[rstest]
+#[case::term(Signal::SIGTERM)]
+#[case::int(Signal::SIGINT)]
+fn signal_shuts_down(#[case] sig: Signal) {
+    let site = Site::new();
+    site.default_conf();
+    let mut d = Daemon::start(&site);
+    let mut held = site.gotsh_spawn("git-upload-pack '/repo'");
+    let mut stdout = held.stdout.take().unwrap();
+    read_until_flush(&mut stdout);
+    let pids = repo_pids(&text(&site.gotctl("info").stdout));
+    kill(Pid::from_raw(d.pid()), sig).unwrap();
+    assert_eq!(d.wait_exit().code(), Some(0));
+    assert!(!site.socket().exists());
+    assert!(!std::path::Path::new(&format!("/proc/{}", pids[0])).exists());
+    drop(held.stdin.take());
+    held.wait().unwrap();
+}
+
+#[test]
+fn sighup_is_ignored() {
+    let site = Site::new();
+    site.default_conf();
+    let d = Daemon::start(&site);
+    kill(Pid::from_raw(d.pid()), Signal::SIGHUP).unwrap();
+    wait_for("the SIGHUP message", || {
+        d.log_text()
+            .contains("ignoring SIGHUP; run 'gotctl reload' instead")
+    });
+    one_exchange(&site);
+}
+
+#[test]
+fn gotctl_info_layout() {
+    let site = Site::new();
+    site.default_conf();
+    let d = Daemon::start(&site);
+    let out = site.gotctl("i");
+    assert!(out.status.success());
+    let info = text(&out.stdout);
+    let expected_head = format!(
+        "gotd PID: {}\nverbosity: 2\nnumber of repositories: 1\nnumber of connected clients: 0\nrepository \"repo\", path {}\n",
+        d.pid(),
+        site.path("repo.git").canonicalize().unwrap().display()
+    );
+    assert_eq!(info, expected_head);
+}
+
+#[test]
+fn reload_applies_to_new_connections_and_refuses_bad_config() {
+    let site = Site::new();
+    site.default_conf();
+    let _d = Daemon::start(&site);
+    site.add_repo("second");
+    assert_refused(
+        &site.gotsh("git-upload-pack '/second'", b"0000"),
+        "no git repository found",
+    );
+    site.write_conf(
+        "",
+        &[
+            ("repo", &format!("permit rw \"{}\"", me())),
+            ("second", &format!("permit ro \"{}\"", me())),
+        ],
+    );
+    let out = site.gotctl("reload");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(site
+        .gotsh("git-upload-pack '/second'", b"0000")
+        .status
+        .success());
+    // A broken file is refused with its located error; the old one stays.
+    std::fs::write(site.conf(), "repository {\n").unwrap();
+    let out = site.gotctl("reload");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("gotctl: reload: "), "{err}");
+    assert!(err.contains("gotd.conf:1:"), "{err}");
+    assert!(site
+        .gotsh("git-upload-pack '/second'", b"0000")
+        .status
+        .success());
+}
+
+#[test]
+fn request_timeout_ends_the_child() {
+    let site = Site::new();
+    site.write_conf(
+        "connection {\n  request timeout 1\n}",
+        &[("repo", &format!("permit rw \"{}\"", me()))],
+    );
+    let d = Daemon::start(&site);
+    let mut held = site.gotsh_spawn("git-upload-pack '/repo'");
+    // Keep the client's input open: the child waits for wants.
+    let stdin = held.stdin.take().unwrap();
+    let mut stdout = held.stdout.take().unwrap();
+    read_until_flush(&mut stdout);
+    let out = held.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "gotsh: request timeout\n");
+    wait_for("the child to be reaped", || d.children().is_empty());
+    assert!(d.log_text().contains("due to timeout"));
+}
+
+#[test]
+fn stdio_is_inherited_only_as_passed() {
+    // gotsh with closed stdio descriptors still reports clearly.
+    let site = Site::new();
+    site.default_conf();
+    let _d = Daemon::start(&site);
+    let out = std::process::Command::new(bin("gotsh"))
+        .args(["-c", "git-upload-pack '/repo'"])
+        .env("GOTD_UNIX_SOCKET", site.socket())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    // /dev/null input: the advertisement goes out, then end of file.
+    assert!(text(&out.stdout).contains("refs/heads/main"));
+}
+
+#[test]
+fn push_through_the_writer_child() {
+    let site = Site::new();
+    site.default_conf();
+    let d = Daemon::start(&site);
+    let out = site.git(&["clone", "-q", "x:/repo", "pushed"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let work = site.path("pushed");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(&work)
+            .env("GIT_SSH_COMMAND", site.path("ssh.sh"))
+            .env("GIT_SSH_VARIANT", "ssh")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    std::fs::write(work.join("file"), "content\n").unwrap();
+    assert!(git(&["add", "file"]).status.success());
+    assert!(git(&["commit", "-q", "-m", "second"]).status.success());
+    let out = git(&["push", "-q", "origin", "main", "main:refs/heads/topic"]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        d.log_text()
+    );
+    let out = site.git(&["ls-remote", "x:/repo"]);
+    let refs = text(&out.stdout);
+    let head = text(&git(&["rev-parse", "HEAD"]).stdout);
+    assert!(
+        refs.contains(&format!("{}\trefs/heads/topic", head.trim())),
+        "{refs}"
+    );
+    assert!(
+        refs.contains(&format!("{}\trefs/heads/main", head.trim())),
+        "{refs}"
+    );
+    let log = d.log_text();
+    assert!(
+        log.contains("landlock: fully enforced, repository read-write")
+            || log.contains("landlock: not supported"),
+        "{log}"
+    );
+    assert!(log.contains("updated refs/heads/topic"), "{log}");
+    let fsck = std::process::Command::new("git")
+        .args(["-c", "safe.directory=*", "fsck", "--strict"])
+        .current_dir(site.path("repo.git"))
+        .output()
+        .unwrap();
+    assert!(fsck.status.success(), "{}", text(&fsck.stderr));
+}
