@@ -10,6 +10,7 @@
 //!   <wants> --not <haves>` yields. The seed set doubles as the list of
 //!   bases a thin pack may refer to.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 
 use gix::hashtable::HashSet;
@@ -33,6 +34,9 @@ pub(crate) struct ObjectSet {
     pub client_has: HashSet<ObjectId>,
     /// How many commits are sent.
     pub commits: usize,
+    /// For a thin pack: sent object -> an object the client has at the same
+    /// path, the natural delta base.
+    pub hints: HashMap<ObjectId, ObjectId>,
 }
 
 /// Computes the object set for `req`.
@@ -101,6 +105,7 @@ pub(crate) fn enumerate(
             counts,
             client_has: HashSet::default(),
             commits,
+            hints: HashMap::new(),
         });
     }
 
@@ -108,6 +113,7 @@ pub(crate) fn enumerate(
         repo,
         buf: Vec::new(),
         seen: HashSet::default(),
+        client_paths: req.caps.thin_pack.then(HashMap::new),
     };
     for &b in &boundary {
         if !tw.seen.insert(b) {
@@ -117,7 +123,7 @@ pub(crate) fn enumerate(
         let Ok(tree) = commit_tree(repo, b, &mut tw.buf) else {
             continue;
         };
-        tw.walk(tree, None)?;
+        tw.walk(tree, Visit::Seed)?;
     }
     let client_has = if req.caps.thin_pack {
         tw.seen.clone()
@@ -125,15 +131,28 @@ pub(crate) fn enumerate(
         HashSet::default()
     };
     let mut out = Vec::new();
+    let mut hints = HashMap::new();
     for id in walked {
         if tw.seen.insert(id) {
             out.push(id);
         }
         let tree = commit_tree(repo, id, &mut tw.buf)?;
-        tw.walk(tree, Some(&mut out))?;
+        tw.walk(
+            tree,
+            Visit::Emit {
+                out: &mut out,
+                hints: &mut hints,
+            },
+        )?;
     }
     for root in roots {
-        tw.walk(root, Some(&mut out))?;
+        tw.walk(
+            root,
+            Visit::Emit {
+                out: &mut out,
+                hints: &mut hints,
+            },
+        )?;
     }
     for tag in tags {
         if tw.seen.insert(tag) {
@@ -151,6 +170,7 @@ pub(crate) fn enumerate(
         counts,
         client_has,
         commits,
+        hints,
     })
 }
 
@@ -179,33 +199,46 @@ fn count_full(
     Ok(counts)
 }
 
-/// Depth-first tree traversal that skips everything already seen.
+/// Depth-first tree traversal that skips everything already seen, keeping
+/// the path of each object for delta hints.
 struct TreeWalker<'r> {
     repo: &'r gix::Repository,
     buf: Vec<u8>,
     seen: HashSet<ObjectId>,
+    /// When collecting: path -> object the client has there (boundary trees).
+    client_paths: Option<HashMap<Vec<u8>, ObjectId>>,
+}
+
+/// What a walk does with each newly seen object.
+enum Visit<'a> {
+    /// Boundary trees: only mark seen (and remember paths, if collecting).
+    Seed,
+    /// New commits' trees: emit the id, and a delta-base hint when the
+    /// client has another object at the same path.
+    Emit {
+        out: &'a mut Vec<ObjectId>,
+        hints: &'a mut HashMap<ObjectId, ObjectId>,
+    },
 }
 
 impl TreeWalker<'_> {
-    /// Marks `root` and everything below it seen, pushing newly seen ids to
-    /// `out`. `root` may also be a blob.
-    fn walk(&mut self, root: ObjectId, mut out: Option<&mut Vec<ObjectId>>) -> Result<(), Fail> {
+    /// Marks `root` and everything below it seen. `root` may also be a blob.
+    fn walk(&mut self, root: ObjectId, mut visit: Visit<'_>) -> Result<(), Fail> {
         if !self.seen.insert(root) {
             return Ok(());
         }
-        if let Some(out) = out.as_mut() {
-            out.push(root);
-        }
+        self.visit(&mut visit, root, b"");
         if kind(self.repo, root)? != Kind::Tree {
             return Ok(());
         }
-        let mut stack = vec![root];
-        while let Some(tree) = stack.pop() {
+        let mut stack = vec![(root, Vec::new())];
+        while let Some((tree, path)) = stack.pop() {
             let iter = self
                 .repo
                 .objects
                 .find_tree_iter(&tree, &mut self.buf)
                 .map_err(|_| missing(tree))?;
+            let mut new = Vec::new();
             for entry in iter {
                 let entry = entry.map_err(|e| Fail::internal("reading tree", e))?;
                 if entry.mode.is_commit() {
@@ -213,16 +246,38 @@ impl TreeWalker<'_> {
                 }
                 let id = entry.oid.to_owned();
                 if self.seen.insert(id) {
-                    if let Some(out) = out.as_mut() {
-                        out.push(id);
+                    let mut child = path.clone();
+                    if !child.is_empty() {
+                        child.push(b'/');
                     }
-                    if entry.mode.is_tree() {
-                        stack.push(id);
-                    }
+                    child.extend_from_slice(entry.filename);
+                    new.push((id, child, entry.mode.is_tree()));
+                }
+            }
+            for (id, child, is_tree) in new {
+                self.visit(&mut visit, id, &child);
+                if is_tree {
+                    stack.push((id, child));
                 }
             }
         }
         Ok(())
+    }
+
+    fn visit(&mut self, visit: &mut Visit<'_>, id: ObjectId, path: &[u8]) {
+        match visit {
+            Visit::Seed => {
+                if let Some(paths) = self.client_paths.as_mut() {
+                    paths.entry(path.to_vec()).or_insert(id);
+                }
+            }
+            Visit::Emit { out, hints } => {
+                out.push(id);
+                if let Some(&base) = self.client_paths.as_ref().and_then(|p| p.get(path)) {
+                    hints.insert(id, base);
+                }
+            }
+        }
     }
 }
 

@@ -39,7 +39,12 @@ struct Stats {
     total: usize,
     deltas: usize,
     recompressed: usize,
+    /// Deltas computed here (against bases the client has).
+    computed: usize,
 }
+
+/// Objects smaller than this are not worth a computed delta.
+const MIN_DELTA_TARGET: usize = 64;
 
 /// Enumerates, then streams the pack for `req`.
 pub(crate) fn send(
@@ -121,6 +126,7 @@ fn write_pack(
         inner: gix::parallel::InOrderIter::from(entries),
         db,
         client_has: &set.client_has,
+        hints: &set.hints,
         thin: caps.thin_pack,
         ofs: caps.ofs_delta,
         ids: Vec::with_capacity(num as usize),
@@ -154,6 +160,7 @@ struct SafeEntries<'a, I> {
     inner: I,
     db: Db,
     client_has: &'a HashSet<ObjectId>,
+    hints: &'a HashMap<ObjectId, ObjectId>,
     thin: bool,
     ofs: bool,
     /// Ids in the order they are written; `index` maps them back.
@@ -180,7 +187,7 @@ impl<I> SafeEntries<'_, I> {
                 .fail("pack generation failed: an object is missing from the repository".into()));
         }
         match entry.kind {
-            Kind::Base(_) => {}
+            Kind::Base(_) => self.try_thin_delta(entry)?,
             Kind::DeltaRef { object_index } => {
                 if !self.ofs {
                     entry.kind = Kind::DeltaOid {
@@ -192,7 +199,10 @@ impl<I> SafeEntries<'_, I> {
                 Some(&i) if self.ofs => entry.kind = Kind::DeltaRef { object_index: i },
                 Some(_) => {}
                 None if self.thin && self.client_has.contains(&base) => {}
-                None => self.whole(entry)?,
+                None => {
+                    self.whole(entry)?;
+                    self.try_thin_delta(entry)?;
+                }
             },
         }
         if !matches!(entry.kind, Kind::Base(_)) {
@@ -202,6 +212,56 @@ impl<I> SafeEntries<'_, I> {
         self.index.insert(entry.id, self.ids.len());
         self.ids.push(entry.id);
         Ok(())
+    }
+
+    /// For a whole blob or tree with a hinted base the client has, sends a
+    /// freshly computed delta against that base instead when it is smaller.
+    fn try_thin_delta(&mut self, entry: &mut Entry) -> Result<(), gix::Error> {
+        let Some(&base) = self.hints.get(&entry.id) else {
+            return Ok(());
+        };
+        let kind = match entry.kind {
+            Kind::Base(k @ (gix::objs::Kind::Blob | gix::objs::Kind::Tree)) => k,
+            _ => return Ok(()),
+        };
+        if !self.thin
+            || entry.decompressed_size < MIN_DELTA_TARGET
+            || !self.client_has.contains(&base)
+        {
+            return Ok(());
+        }
+        let Some(target) = self.load(entry.id) else {
+            return Err(self.fail(format!("object {} not found", entry.id.to_hex())));
+        };
+        let Some(base_data) = self.load(base) else {
+            return Ok(());
+        };
+        let Some(delta) = gotd_delta::DeltaIndex::new(&base_data).encode(&target, target.len() / 2)
+        else {
+            return Ok(());
+        };
+        let count = Count {
+            id: entry.id,
+            entry_pack_location: PackLocation::NotLookedUp,
+        };
+        let data = gix::objs::Data::new(&delta, kind, gix::hash::Kind::Sha1);
+        let packed = Entry::from_data(&count, &data, self.compression)?;
+        if packed.compressed_data.len() < entry.compressed_data.len() {
+            *entry = Entry {
+                kind: Kind::DeltaOid { id: base },
+                ..packed
+            };
+            self.stats.computed += 1;
+        }
+        Ok(())
+    }
+
+    /// An object's decompressed data.
+    fn load(&mut self, id: ObjectId) -> Option<Vec<u8>> {
+        match self.db.try_find(&id, &mut self.buf) {
+            Ok(Some((data, _))) => Some(data.data.to_vec()),
+            _ => None,
+        }
     }
 
     /// Replaces a delta whose base the client cannot resolve by the object itself.
