@@ -81,7 +81,8 @@ pub(crate) fn check(
         gix_pack::index::traverse::Options {
             traversal: gix_pack::index::traverse::Algorithm::DeltaTreeLookup,
             thread_limit,
-            check: gix_pack::index::traverse::SafetyCheck::SkipFileChecksumVerification,
+            // Objects were hashed while indexing; verifying them again is waste.
+            check: gix_pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerification,
             alloc_limit_bytes: None,
             make_pack_lookup_cache: || gix_pack::cache::Never,
         },
