@@ -55,15 +55,17 @@ pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration) -> Result
     });
     let mut out = child.stdout.take().expect("piped stdout");
     let mut err = child.stderr.take().expect("piped stderr");
-    let out_reader = std::thread::spawn(move || {
+    let (out_tx, out_rx) = mpsc::channel();
+    std::thread::spawn(move || {
         let mut v = Vec::new();
         let _ = out.read_to_end(&mut v);
-        v
+        let _ = out_tx.send(v);
     });
-    let err_reader = std::thread::spawn(move || {
+    let (err_tx, err_rx) = mpsc::channel();
+    std::thread::spawn(move || {
         let mut v = Vec::new();
         let _ = err.read_to_end(&mut v);
-        v
+        let _ = err_tx.send(v);
     });
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -74,7 +76,7 @@ pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration) -> Result
         Err(_) => {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
             let _ = rx.recv();
-            let stderr = err_reader.join().unwrap_or_default();
+            let stderr = err_rx.recv().unwrap_or_default();
             bail!(
                 "{desc}: no exit within {}s (killed); stderr: {}",
                 timeout.as_secs(),
@@ -82,12 +84,16 @@ pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration) -> Result
             );
         }
     };
-    // The program is gone; anything it left behind in its group goes too, so
-    // that the pipe readers see EOF.
+    // Helpers the program started (git's ssh) may still be delivering
+    // output; give them a moment to finish, then clear the group so that
+    // nothing keeps the pipes open.
+    let linger = Duration::from_secs(5);
+    let stdout = out_rx.recv_timeout(linger).ok();
+    let stderr = err_rx.recv_timeout(linger).ok();
     let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    let stdout = stdout.or_else(|| out_rx.recv().ok()).unwrap_or_default();
+    let stderr = stderr.or_else(|| err_rx.recv().ok()).unwrap_or_default();
     let _ = writer.join();
-    let stdout = out_reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
     Ok(Output {
         status,
         stdout,

@@ -109,6 +109,7 @@ impl Gotd {
             .with_context(|| format!("running GOTD_START_CMD {}", launch.start_cmd))?;
         let deadline = Instant::now() + launch.start_timeout;
         let mut starter_done = false;
+        let mut candidate: Option<(i32, Instant)> = None;
         let pid = loop {
             if !starter_done {
                 if let Some(status) = starter.try_wait()? {
@@ -123,9 +124,18 @@ impl Gotd {
                     }
                 }
             }
+            // A daemonizing gotd forks after creating the socket: only a
+            // pid that stays the same for a while is the daemon.
             if is_socket(&launch.sock) {
-                if let Some(pid) = procfs::find_daemon(&launch.conf) {
-                    break pid;
+                match procfs::find_daemon(&launch.conf) {
+                    Some(pid) if candidate.is_some_and(|(p, _)| p == pid) => {
+                        let (_, since) = candidate.expect("checked");
+                        if since.elapsed() >= Duration::from_millis(300) {
+                            break pid;
+                        }
+                    }
+                    Some(pid) => candidate = Some((pid, Instant::now())),
+                    None => candidate = None,
                 }
             }
             if Instant::now() > deadline {

@@ -39,7 +39,8 @@ pub fn scenarios() -> Vec<Scenario> {
 pub fn valgrind_command(w: &World, conf: &Path, log_dir: &Path) -> String {
     format!(
         "exec {} --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
-         --num-callers=30 --log-file={}/valgrind.%p.log {} -d -vv -f {}",
+         --child-silent-after-fork=yes --num-callers=30 --log-file={}/valgrind.%p.log \
+         {} -d -vv -f {}",
         w.settings.valgrind,
         log_dir.display(),
         w.bins.gotd().display(),

@@ -306,7 +306,16 @@ fn prepare<'w>(name: &'static str, setup: &Setup, w: &'w World) -> Result<Ctx<'w
         &conf,
         daemon::config_text(&w.sock, &w.gotd_user.name, &(setup.global)(w), &repos),
     )?;
-    let valgrind_log = (setup.start == StartMode::Valgrind).then(|| dir.clone());
+    let valgrind_log = if setup.start == StartMode::Valgrind {
+        // Writable by the gotd user: valgrind follows the parent's forks,
+        // which run after the privilege drop.
+        let d = dir.join("valgrind");
+        std::fs::create_dir_all(&d)?;
+        users::chown_recursive(&d, &w.gotd_user)?;
+        Some(d)
+    } else {
+        None
+    };
     let start_cmd = match &valgrind_log {
         Some(log) => leaks::valgrind_command(w, &conf, log),
         None => w.bins.start_command(&conf),

@@ -236,7 +236,7 @@ fn delete_branches(ctx: &mut Ctx) -> Result<()> {
 }
 
 fn rewind_branch(ctx: &mut Ctx) -> Result<()> {
-    ctx.git_in("a", &["checkout", "-q", "-b", "foo"])?;
+    ctx.git_in("a", &["checkout", "-q", "-B", "foo", "main"])?;
     commit_n(ctx, "a", "alpha", 2, "foo")?;
     ctx.git_in("a", &["push", "-q", "origin", "foo"])?;
     ctx.git_in("a", &["reset", "-q", "--hard", "HEAD~1"])?;
