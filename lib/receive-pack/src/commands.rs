@@ -102,9 +102,24 @@ pub(crate) struct Request {
 
 /// Reads the command list. `Ok(None)`: the client closed the connection
 /// without sending anything (e.g. `git ls-remote`).
-pub(crate) fn read<R: Read>(reader: &mut PktReader<R>) -> Result<Option<Request>, String> {
+/// `max_lines` bounds the command lines plus push options kept in memory.
+pub(crate) fn read<R: Read>(
+    reader: &mut PktReader<R>,
+    max_lines: usize,
+) -> Result<Option<Request>, String> {
     let mut req = Request::default();
     let mut first = true;
+    let mut lines = 0usize;
+    let mut count = || {
+        lines += 1;
+        if lines > max_lines {
+            Err(format!(
+                "more than {max_lines} ref updates and push options"
+            ))
+        } else {
+            Ok(())
+        }
+    };
     loop {
         let packet = match reader.read_packet().map_err(|e| e.to_string())? {
             None if first => return Ok(None),
@@ -113,7 +128,10 @@ pub(crate) fn read<R: Read>(reader: &mut PktReader<R>) -> Result<Option<Request>
         };
         let data = match packet {
             Packet::Flush => break,
-            Packet::Data(d) => d,
+            Packet::Data(d) => {
+                count()?;
+                d
+            }
             Packet::Delim | Packet::ResponseEnd => {
                 req.error
                     .get_or_insert_with(|| "bad packet received".into());
@@ -151,6 +169,7 @@ pub(crate) fn read<R: Read>(reader: &mut PktReader<R>) -> Result<Option<Request>
             match reader.expect_packet().map_err(|e| e.to_string())? {
                 Packet::Flush => break,
                 Packet::Data(d) => {
+                    count()?;
                     let d = d.strip_suffix(b"\n").unwrap_or(&d);
                     req.push_options
                         .push(String::from_utf8_lossy(d).into_owned());
@@ -260,7 +279,7 @@ mod tests {
     }
 
     fn read_bytes(input: &[u8]) -> Result<Option<Request>, String> {
-        read(&mut PktReader::new(input))
+        read(&mut PktReader::new(input), 100)
     }
 
     fn framed(lines: &[&str], options: Option<&[&str]>) -> Vec<u8> {
@@ -320,7 +339,7 @@ mod tests {
         let second = format!("{Z} {A} HEAD");
         let input = framed(&[&first, &second], None);
         let mut reader = PktReader::new(&input[..]);
-        let req = read(&mut reader).unwrap().unwrap();
+        let req = read(&mut reader, 100).unwrap().unwrap();
         assert_eq!(
             req.error.as_deref(),
             Some("refs/got/: reference namespace is protected")
@@ -340,6 +359,17 @@ mod tests {
     fn framing(#[case] input: &[u8], #[case] expected: Result<Option<usize>, &str>) {
         let got = read_bytes(input).map(|r| r.map(|r| r.commands.len()));
         assert_eq!(got, expected.map_err(String::from));
+    }
+
+    #[test]
+    fn line_limit() {
+        let first = format!("{Z} {A} refs/heads/new\0 report-status push-options");
+        let input = framed(&[&first, &first], Some(&["a"]));
+        assert!(read(&mut PktReader::new(&input[..]), 3).is_ok());
+        assert_eq!(
+            read(&mut PktReader::new(&input[..]), 2).unwrap_err(),
+            "more than 2 ref updates and push options"
+        );
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct Limits {
     pub max_objects: u32,
     /// Largest decoded object or delta buffer while indexing (default 512 MiB).
     pub alloc_limit_bytes: usize,
+    /// Most command lines plus push options accepted (default 100,000).
+    pub max_commands: usize,
     /// Threads used to index and check a pack (`None`: all cores).
     pub thread_limit: Option<usize>,
     /// How long to wait for a ref lock held by a concurrent push.
@@ -62,6 +64,7 @@ impl Default for Limits {
         Limits {
             max_pack_bytes: 2 << 30,
             max_objects: 10_000_000,
+            max_commands: 100_000,
             alloc_limit_bytes: 512 << 20,
             thread_limit: None,
             lock_timeout: Duration::from_secs(3),
@@ -186,7 +189,7 @@ fn serve_repository(
     })?;
 
     let mut reader = gotd_wire::pkt::PktReader::new(input);
-    let request = match commands::read(&mut reader) {
+    let request = match commands::read(&mut reader, opts.limits.max_commands) {
         Ok(Some(r)) => r,
         Ok(None) => return Ok(Outcome::default()),
         Err(msg) => return Err(out.fatal(msg)),
