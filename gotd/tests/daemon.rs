@@ -540,3 +540,115 @@ fn push_through_the_writer_child() {
         .unwrap();
     assert!(fsck.status.success(), "{}", text(&fsck.stderr));
 }
+
+#[test]
+fn daemonizes_without_d() {
+    let site = Site::new();
+    site.default_conf();
+    let st = std::process::Command::new(bin("gotd"))
+        .arg("-f")
+        .arg(site.conf())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut info = String::new();
+    wait_for("the daemon to answer", || {
+        let out = site.gotctl("info");
+        info = text(&out.stdout);
+        out.status.success()
+    });
+    let pid: i32 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("gotd PID: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    one_exchange(&site);
+    assert!(site.gotctl("stop").status.success());
+    wait_for("the daemon to exit", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| s.contains(") Z "))
+                .unwrap_or(true)
+    });
+    assert!(!site.socket().exists());
+}
+
+#[test]
+fn socket_is_world_connectable_and_owned_by_the_daemon_user() {
+    use std::os::unix::fs::MetadataExt;
+    let site = Site::new();
+    site.default_conf();
+    let _d = Daemon::start(&site);
+    let md = std::fs::metadata(site.socket()).unwrap();
+    assert_eq!(md.mode() & 0o777, 0o666);
+    let owner = nix::unistd::User::from_name(&daemon_user())
+        .unwrap()
+        .unwrap();
+    assert_eq!(md.uid(), owner.uid.as_raw());
+}
+
+#[test]
+fn refuses_to_run_as_root() {
+    if !is_root() {
+        return; // only meaningful when started as root
+    }
+    let site = Site::new();
+    std::fs::write(
+        site.conf(),
+        format!(
+            "listen on \"{}\"\nuser root\nrepository \"repo\" {{\n path \"{}\"\n permit ro root\n}}\n",
+            site.socket().display(),
+            site.path("repo.git").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(bin("gotd"))
+        .arg("-d")
+        .arg("-f")
+        .arg(site.conf())
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert_eq!(
+        text(&out.stderr),
+        "gotd: user root: refusing to run gotd as root\n"
+    );
+    assert!(!site.socket().exists());
+}
+
+#[test]
+fn control_needs_root_when_privileges_are_separated() {
+    if !is_root() {
+        return; // needs a second user to connect as
+    }
+    let site = Site::new();
+    site.default_conf();
+    let d = Daemon::start(&site);
+    let as_nobody = |cmd: &str| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(bin("gotctl"))
+            .arg("-f")
+            .arg(site.socket())
+            .arg(cmd)
+            .output()
+            .unwrap()
+    };
+    let out = as_nobody("stop");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "gotctl: stop: Operation not permitted\n");
+    let out = as_nobody("reload");
+    assert_eq!(
+        text(&out.stderr),
+        "gotctl: reload: Operation not permitted\n"
+    );
+    // The daemon's own user may look.
+    assert!(as_nobody("info").status.success());
+    assert!(d.children().is_empty());
+    one_exchange(&site);
+}
