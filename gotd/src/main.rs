@@ -85,7 +85,7 @@ fn run_daemon(opts: &Opts) -> anyhow::Result<()> {
         ),
     }
     log_info!(
-        "repo children: no_new_privs, no core dumps, landlock (repository only), seccomp deny-list"
+        "repo children: no_new_privs, no core dumps, landlock (repository only), seccomp allow-list"
     );
     if let Some(s) = &opts.secrets {
         log_info!("secrets file {} is not used by this version", s.display());
