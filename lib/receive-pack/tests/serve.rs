@@ -422,3 +422,95 @@ fn deleting_a_missing_ref_is_refused() {
         "refs/heads/nope: bad object id"
     );
 }
+
+/// `git pack-objects` of exactly `objects` (no traversal).
+fn pack_of(repo: &std::path::Path, objects: &[String]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("git")
+        .current_dir(repo)
+        .args(["pack-objects", "--stdout", "-q", "--window=50"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for o in objects {
+            writeln!(stdin, "{o}").unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// A deltified tree naming a blob that is not sent is caught, as is a tag
+/// whose target is missing.
+#[test]
+fn missing_objects_behind_deltas_and_tags() {
+    let f = Fixture::new();
+    for i in 0..60 {
+        std::fs::write(
+            f.client.join(format!("file{i:02}")),
+            format!("content {i}\n"),
+        )
+        .unwrap();
+    }
+    git(&f.client, &["add", "."]);
+    git(&f.client, &["commit", "-q", "-m", "many"]);
+    let c1 = f.client_rev("HEAD");
+    std::fs::write(f.client.join("file07"), "changed\n").unwrap();
+    git(&f.client, &["commit", "-q", "-am", "change"]);
+    let c2 = f.client_rev("HEAD");
+    // git keeps the newest tree whole and stores the older one as a delta;
+    // the blob only the older tree names is left out.
+    let t1 = f.client_rev("HEAD~1^{tree}");
+    let missing = f.client_rev("HEAD~1:file07");
+    let mut objects: Vec<String> = git(&f.client, &["rev-list", "--objects", "HEAD"])
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .filter(|id| *id != missing)
+        .collect();
+    objects.sort();
+    let pack = pack_of(&f.client, &objects);
+    let verify = {
+        let p = f.tmp.path().join("check.pack");
+        std::fs::write(&p, &pack).unwrap();
+        git(f.tmp.path(), &["index-pack", p.to_str().unwrap()]);
+        git(f.tmp.path(), &["verify-pack", "-v", p.to_str().unwrap()])
+    };
+    assert!(
+        verify
+            .lines()
+            .any(|l| l.starts_with(&t1) && l.split_whitespace().count() > 5),
+        "the first tree should be a delta:\n{verify}"
+    );
+    let req = request(
+        &[(ZERO, &c2, "refs/heads/main")],
+        "report-status",
+        None,
+        &pack,
+    );
+    let (result, _) = run(&f.server, &req, &opts());
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        format!("object {missing} referenced by {t1} is missing: bad pack file")
+    );
+    f.assert_clean();
+
+    git(&f.client, &["tag", "-a", "-m", "t", "v1", &c1]);
+    let tag = f.client_rev("refs/tags/v1");
+    let req = request(
+        &[(ZERO, &tag, "refs/tags/v1")],
+        "report-status",
+        None,
+        &pack_of(&f.client, std::slice::from_ref(&tag)),
+    );
+    let (result, _) = run(&f.server, &req, &opts());
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        format!("object {c1} referenced by {tag} is missing: bad pack file")
+    );
+    assert_eq!(f.server_refs(), "");
+    f.assert_clean();
+}
