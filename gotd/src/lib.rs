@@ -6,6 +6,7 @@
 //!
 //! * [`opts`]: the command line.
 //! * [`log`]: stderr or syslog.
+//! * [`load`]: gotd.conf and gotd-secrets.conf.
 //! * [`privsep`]: daemon user, socket creation, privilege drop, peer groups.
 //! * [`parent`]: the event loop, client table, children and gotctl.
 //! * [`child`]: the repo child and its sandbox.
@@ -13,6 +14,7 @@
 
 pub mod achannel;
 pub mod child;
+pub mod load;
 pub mod log;
 pub mod msg;
 pub mod opts;

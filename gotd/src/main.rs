@@ -49,7 +49,8 @@ fn main() -> ExitCode {
 
 fn run_daemon(opts: &Opts) -> anyhow::Result<()> {
     privsep::cloexec_inherited();
-    let parsed = gotd_config::parse_file(&opts.config, &gotd_config::SystemResolver)?;
+    let secrets = gotd::load::secrets(opts.secrets.as_deref())?;
+    let parsed = gotd::load::config(&opts.config, secrets.as_ref())?;
     for w in &parsed.warnings {
         eprintln!("gotd: {w}");
     }
@@ -87,9 +88,6 @@ fn run_daemon(opts: &Opts) -> anyhow::Result<()> {
     log_info!(
         "repo children: no_new_privs, no core dumps, landlock (repository only), seccomp allow-list"
     );
-    if let Some(s) = &opts.secrets {
-        log_info!("secrets file {} is not used by this version", s.display());
-    }
     let instance = Instance {
         exe,
         config_path,
@@ -97,6 +95,7 @@ fn run_daemon(opts: &Opts) -> anyhow::Result<()> {
         verbosity: opts.verbosity,
         privsep,
         uid,
+        secrets,
     };
     gotd::parent::run(listener, socket_path, instance, config)?;
     Ok(())

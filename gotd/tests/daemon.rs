@@ -652,3 +652,36 @@ fn control_needs_root_when_privileges_are_separated() {
     assert!(d.children().is_empty());
     one_exchange(&site);
 }
+
+#[test]
+fn secrets_file_is_checked() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new();
+    site.default_conf();
+    let secrets = site.path("secrets.conf");
+    std::fs::write(&secrets, "auth ci user \"flan\" password \"x\"\n").unwrap();
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new(bin("gotd"))
+        .args(["-n", "-s"])
+        .arg(&secrets)
+        .arg("-f")
+        .arg(site.conf())
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(
+        text(&out.stderr).starts_with("gotd: "),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+    Command::new(bin("gotd"))
+        .args(["-n", "-s"])
+        .arg(&secrets)
+        .arg("-f")
+        .arg(site.conf())
+        .assert()
+        .success()
+        .stdout("configuration OK\n");
+}

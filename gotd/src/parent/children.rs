@@ -42,8 +42,12 @@ pub fn spawn(
     repo: &Path,
 ) -> io::Result<(ChildProc, AsyncChannel)> {
     let (ours, theirs) = StdUnixStream::pair()?; // both close-on-exec
-    let inst = state.borrow().instance.clone();
-    let mut cmd = Command::new(&inst.exe);
+    let (exe, foreground, verbosity) = {
+        let s = state.borrow();
+        let i = &s.instance;
+        (i.exe.clone(), i.foreground, i.verbosity)
+    };
+    let mut cmd = Command::new(&exe);
     cmd.arg("-T")
         .arg(match kind {
             ChildKind::Reader => "r",
@@ -51,14 +55,14 @@ pub fn spawn(
         })
         .arg("-P")
         .arg(repo);
-    if inst.foreground {
+    if foreground {
         cmd.arg("-d");
     }
-    for _ in 0..inst.verbosity {
+    for _ in 0..verbosity {
         cmd.arg("-v");
     }
     cmd.stdin(Stdio::null()).stdout(Stdio::null());
-    if inst.foreground {
+    if foreground {
         cmd.stderr(Stdio::inherit());
     } else {
         cmd.stderr(Stdio::null());

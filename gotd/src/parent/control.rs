@@ -48,8 +48,11 @@ pub async fn handle(state: &Shared, ch: &mut AsyncChannel, cred: PeerCred, id: u
 /// Re-reads the configuration for new connections. A configuration that
 /// does not parse is refused and the old one stays in force.
 pub fn reload(state: &Shared) -> Reply {
-    let path = state.borrow().instance.config_path.clone();
-    match gotd_config::parse_file(&path, &gotd_config::SystemResolver) {
+    let (path, secrets) = {
+        let s = state.borrow();
+        (s.instance.config_path.clone(), s.instance.secrets.clone())
+    };
+    match crate::load::config(&path, secrets.as_ref()) {
         Ok(parsed) => {
             for w in &parsed.warnings {
                 log_warn!("{w}");

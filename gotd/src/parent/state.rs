@@ -35,6 +35,8 @@ pub struct Instance {
     pub privsep: bool,
     /// The uid the daemon runs as.
     pub uid: u32,
+    /// gotd-secrets.conf as read at startup.
+    pub secrets: Option<gotd_config::Secrets>,
 }
 
 /// One connected git client, as `gotctl info` shows it.
@@ -275,6 +277,7 @@ mod tests {
                 verbosity: 0,
                 privsep: false,
                 uid: 1,
+                secrets: None,
             },
             config,
         )
