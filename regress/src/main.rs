@@ -134,6 +134,10 @@ fn real_main() -> Result<ExitCode> {
     let local_dir = tempfile::Builder::new()
         .prefix("gotd-regress-local-")
         .tempdir_in(&settings.test_root)?;
+    let local_path = local_dir.path().to_path_buf();
+    let _local_removal = cleanup::Guard::register(move || {
+        let _ = std::fs::remove_dir_all(&local_path);
+    });
     let mut world = None;
     let local = if is_root {
         let needs_world = selected.iter().any(|s| s.needs_root());

@@ -8,6 +8,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use crate::cleanup::Guard;
 use crate::client::Client;
 use crate::cmd;
 use crate::settings::{Binaries, Settings};
@@ -19,13 +20,15 @@ pub struct World {
     pub settings: Settings,
     pub bins: Binaries,
     pub root: PathBuf,
-    _tmp: Option<tempfile::TempDir>,
     pub gotd_user: Account,
     pub devuser: Account,
     pub test_user: Account,
     pub sock: PathBuf,
     pub client: Client,
     _sshd: Sshd,
+    _removal: Option<Guard>,
+    /// Last: removed after sshd has stopped.
+    _tmp: Option<tempfile::TempDir>,
 }
 
 /// Copies gotd, gotsh and gotctl from `from` into `bindir` (mode 0755).
@@ -121,6 +124,13 @@ impl World {
             (Some(tmp), root)
         };
         let sock = root.join("gotd.sock");
+        // On Ctrl-C the process exits without running destructors.
+        let removal = (!settings.keep).then(|| {
+            let r = root.clone();
+            Guard::register(move || {
+                let _ = std::fs::remove_dir_all(&r);
+            })
+        });
 
         let home = root.join("client-home");
         std::fs::create_dir_all(home.join(".ssh"))?;
@@ -158,6 +168,7 @@ impl World {
             sock,
             client,
             _sshd: sshd,
+            _removal: removal,
         })
     }
 }
