@@ -9,7 +9,7 @@ use anyhow::Context;
 use gotd::opts::{self, Opts};
 use gotd::parent::state::Instance;
 use gotd::privsep::{self, RunAs};
-use gotd::{log, log_info, log_warn};
+use gotd::{log, log_debug, log_info, log_warn};
 
 fn main() -> ExitCode {
     let opts = match opts::parse(std::env::args().skip(1)) {
@@ -78,6 +78,9 @@ fn run_daemon(opts: &Opts) -> anyhow::Result<()> {
         privsep::drop_to(user)?;
     }
     log::init("gotd", opts.foreground, opts.verbosity);
+    if let Some(n) = privsep::raise_fd_limit() {
+        log_debug!("descriptor limit: {n}");
+    }
     let uid = nix::unistd::getuid().as_raw();
     match &run_as {
         Some(u) => log_info!("running as {} (uid {}, gid {})", u.name, u.uid, u.gid),

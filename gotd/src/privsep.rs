@@ -135,6 +135,19 @@ pub fn cloexec_inherited() {
     }
 }
 
+/// Raises the soft limit on open descriptors to the hard limit: each
+/// served client costs the parent two descriptors (gotsh's connection and
+/// the child's IPC socket), and up to 1024 clients are served at once.
+/// Returns the new soft limit.
+pub fn raise_fd_limit() -> Option<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).ok()?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).ok()?;
+    }
+    Some(hard.max(soft))
+}
+
 /// Every group a peer belongs to: its effective gid, plus the
 /// supplementary groups of its uid's passwd entry (none if it has none).
 pub fn peer_groups(uid: u32, egid: u32) -> Vec<u32> {
