@@ -137,47 +137,39 @@ fn edit_for(c: &Command) -> Result<RefEdit, String> {
 /// A failed `prepare`: which ref (if known) and the `ng` reason.
 fn classify(err: &gix::Error, cmds: &[Command], pending: &[usize]) -> (Option<usize>, String) {
     use gix::refs::file::transaction::prepare::{MustNotExist, ReferenceOutOfDate};
-    let merged = err.metadata_merged();
-    let mut failing = match merged.get("reference") {
-        Some(gix::error::MetadataValue::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-        Some(gix::error::MetadataValue::String(s)) => Some(s.clone()),
-        _ => None,
-    };
-    let reason = if let Some(e) = err.downcast_any_ref::<ReferenceOutOfDate>() {
-        failing = Some(e.full_name.to_string());
-        "has been modified by someone else while transaction was in progress"
-    } else if let Some(e) = err.downcast_any_ref::<MustNotExist>() {
-        failing = Some(e.full_name.to_string());
-        "has been created by someone else while transaction was in progress"
-    } else if err.classify().is_not_found() {
-        "has been modified by someone else while transaction was in progress"
-    } else if err
-        .iter_errors()
-        .filter_map(|e| e.downcast_ref::<std::io::Error>())
-        .any(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
-    {
-        let idx = failing
-            .as_deref()
-            .and_then(|f| pending.iter().copied().find(|&i| cmds[i].name == f));
-        let name = failing.as_deref().unwrap_or("reference");
-        return (
-            idx,
-            format!("could not acquire exclusive file lock for {name}"),
-        );
-    } else {
-        let idx = failing
-            .as_deref()
-            .and_then(|f| pending.iter().copied().find(|&i| cmds[i].name == f));
-        return (idx, one_line(err));
+    let out_of_date = err.downcast_any_ref::<ReferenceOutOfDate>();
+    let must_not_exist = err.downcast_any_ref::<MustNotExist>();
+    let failing = match (out_of_date, must_not_exist) {
+        (Some(e), _) => Some(e.full_name.to_string()),
+        (_, Some(e)) => Some(e.full_name.to_string()),
+        _ => match err.metadata_merged().get("reference") {
+            Some(gix::error::MetadataValue::Bytes(b)) => {
+                Some(String::from_utf8_lossy(b).into_owned())
+            }
+            Some(gix::error::MetadataValue::String(s)) => Some(s.clone()),
+            _ => None,
+        },
     };
     let idx = failing
         .as_deref()
         .and_then(|f| pending.iter().copied().find(|&i| cmds[i].name == f));
-    let name = idx.map(|i| cmds[i].name.as_str()).unwrap_or("reference");
-    (
-        idx,
-        format!("{name} {reason}: reference cannot be updated; please try again"),
-    )
+    let lock_busy = err
+        .iter_errors()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::AlreadyExists);
+    let cas = |name: &str, what: &str| {
+        format!("{name} has been {what} by someone else while transaction was in progress: reference cannot be updated; please try again")
+    };
+    let reason = match idx.map(|i| cmds[i].name.as_str()) {
+        Some(name) if must_not_exist.is_some() => cas(name, "created"),
+        Some(name) if out_of_date.is_some() || err.classify().is_not_found() => {
+            cas(name, "modified")
+        }
+        Some(name) if lock_busy => format!("could not acquire exclusive file lock for {name}"),
+        None if lock_busy => "could not acquire exclusive file lock for packed-refs".to_string(),
+        _ => one_line(err),
+    };
+    (idx, reason)
 }
 
 fn one_line(err: &gix::Error) -> String {

@@ -313,3 +313,24 @@ fn directory_file_conflict_fails_only_that_ref() {
     assert_eq!(f.server_rev("refs/heads/a"), None);
     f.assert_clean();
 }
+
+#[test]
+fn busy_packed_refs_fails_the_push_cleanly() {
+    let f = Fixture::new();
+    f.push_ok(&[], &["main"]);
+    git(&f.server, &["pack-refs", "--all"]);
+    let before = f.server_refs();
+    f.commit("beta", "beta\n");
+    let lock = f.server.join("packed-refs.lock");
+    std::fs::write(&lock, "").unwrap();
+    let out = f.push(&["--lock-timeout-ms", "50"], &["main"]);
+    std::fs::remove_file(lock).unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("could not acquire exclusive file lock for packed-refs"),
+        "{err}"
+    );
+    assert_eq!(f.server_refs(), before);
+    f.assert_clean();
+}
