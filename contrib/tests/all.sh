@@ -7,7 +7,7 @@
 
 case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
 status=0
-for t in lint-man check-configs verify-systemd check-sshd; do
+for t in lint-man check-configs verify-systemd check-sshd selftest; do
 	"$here/$t.sh" || status=1
 done
 exit $status

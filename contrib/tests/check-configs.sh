@@ -6,10 +6,10 @@
 # Each must print "configuration OK", exit 0, and warn about nothing but
 # repository paths that do not exist on this machine.
 #
-# The gotd binary is $GOTD if set, else the first of target/release/gotd,
-# target/debug/gotd, gotd on PATH.
+# The gotd binary is $GOTD if set, else the newer of target/release/gotd
+# and target/debug/gotd, else gotd on PATH.
 #
-# Usage: contrib/tests/check-configs.sh
+# Usage: contrib/tests/check-configs.sh [sample]
 
 set -u
 
@@ -19,13 +19,13 @@ top=$(cd "$here/../.." && pwd)
 
 gotd=${GOTD:-}
 if [ -z "$gotd" ]; then
-	for g in "$top/target/release/gotd" "$top/target/debug/gotd" \
-	    "$(command -v gotd 2>/dev/null)"; do
-		if [ -n "$g" ] && [ -x "$g" ]; then
+	# The newer of the two builds, else an installed gotd.
+	for g in "$top/target/release/gotd" "$top/target/debug/gotd"; do
+		if [ -x "$g" ] && { [ -z "$gotd" ] || [ "$g" -nt "$gotd" ]; }; then
 			gotd=$g
-			break
 		fi
 	done
+	[ -n "$gotd" ] || gotd=$(command -v gotd 2>/dev/null)
 fi
 if [ -z "$gotd" ]; then
 	echo "check-configs: FAIL: no gotd binary; build it (cargo build -p gotd) or set GOTD"
@@ -52,7 +52,8 @@ check() { # label file
 	fi
 }
 
-check contrib/gotd.conf.sample "$top/contrib/gotd.conf.sample"
+sample=${1:-$top/contrib/gotd.conf.sample}
+check "${1:-contrib/gotd.conf.sample}" "$sample"
 
 # The first literal display after ".Sh EXAMPLES", with roff's \e unescaped.
 awk '

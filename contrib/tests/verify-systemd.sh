@@ -8,7 +8,7 @@
 # manual pages gotd(8) and friends; the verifier checks that those exist.
 # So that the check works before `make install`, the script verifies a
 # copy of the unit whose commands point at $GOTD_BINDIR (default: the
-# first of target/release, target/debug holding gotd and gotctl, else
+# newer of target/release and target/debug holding gotd and gotctl, else
 # /usr/local/bin), with the pages of man/ on MANPATH.
 #
 # Without systemd-analyze the script says so and exits 0 (skipped); set
@@ -31,12 +31,17 @@ fi
 
 bindir=${GOTD_BINDIR:-}
 if [ -z "$bindir" ]; then
-	for d in "$top/target/release" "$top/target/debug" /usr/local/bin; do
-		if [ -x "$d/gotd" ] && [ -x "$d/gotctl" ]; then
+	# The newer of the two builds, else the installed binaries.
+	for d in "$top/target/release" "$top/target/debug"; do
+		if [ -x "$d/gotd" ] && [ -x "$d/gotctl" ] &&
+		    { [ -z "$bindir" ] || [ "$d/gotd" -nt "$bindir/gotd" ]; }; then
 			bindir=$d
-			break
 		fi
 	done
+	if [ -z "$bindir" ] && [ -x /usr/local/bin/gotd ] &&
+	    [ -x /usr/local/bin/gotctl ]; then
+		bindir=/usr/local/bin
+	fi
 fi
 if [ -z "$bindir" ]; then
 	echo "verify-systemd: FAIL: no gotd and gotctl binaries found;" \
