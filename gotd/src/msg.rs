@@ -1,7 +1,8 @@
 //! Messages between the parent and a repo child over the child's fd 3.
 //!
 //! Sequence: child → [`ToParent::Ready`]; parent → [`ToChild::Serve`] with
-//! the client's input and output descriptors attached; child serves, then
+//! the client's input and output descriptors attached; child serves,
+//! sending [`ToParent::Active`] while bytes flow, then
 //! → [`ToParent::Finished`] and exits.
 
 use std::path::PathBuf;
@@ -36,6 +37,9 @@ pub enum ToParent {
     /// Sandboxed and waiting for the client; `sandbox` lists which
     /// protections are active (for the log).
     Ready { sandbox: Vec<String> },
+    /// Bytes moved between the client and the child; the parent re-arms
+    /// the request timeout. Sent at most once a second.
+    Active,
     /// The exchange is over.
     Finished {
         /// The error the client was sent, if any.

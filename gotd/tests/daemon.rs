@@ -685,3 +685,39 @@ fn secrets_file_is_checked() {
         .success()
         .stdout("configuration OK\n");
 }
+
+#[test]
+fn request_timeout_measures_idleness() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let site = Site::new();
+    site.write_conf(
+        "connection {\n  request timeout 2\n}",
+        &[("repo", &format!("permit rw \"{}\"", me()))],
+    );
+    let d = Daemon::start(&site);
+    let mut held = site.gotsh_spawn("git-upload-pack '/repo'");
+    let mut stdin = held.stdin.take().unwrap();
+    let mut stdout = held.stdout.take().unwrap();
+    read_until_flush(&mut stdout);
+    // A slow client: one byte of a want line every 300 ms for 4.5 s, longer
+    // than the timeout; the exchange must stay alive meanwhile.
+    let line = b"0032want 0000000000000000000000000000000000000000\n";
+    let start = Instant::now();
+    for b in line.iter().take(15) {
+        stdin.write_all(&[*b]).unwrap();
+        stdin.flush().unwrap();
+        // Pacing the client, not synchronising with the daemon.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            held.try_wait().unwrap().is_none(),
+            "timed out after {:?} despite traffic",
+            start.elapsed()
+        );
+    }
+    // Now idle: the timeout ends it.
+    let out = held.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(text(&out.stderr), "gotsh: request timeout\n");
+    wait_for("the child to be reaped", || d.children().is_empty());
+}

@@ -6,10 +6,12 @@
 //! receive-pack library, reports the outcome and exits. It never reads
 //! gotd.conf and holds no other descriptors than 0, 1, 2 and 3.
 
+pub mod activity;
 pub mod sandbox;
 pub mod seccomp;
 
 use std::fs::File;
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -28,6 +30,8 @@ pub enum ChildError {
     Fd3(std::io::Error),
     #[error("talking to the parent: {0}")]
     Ipc(#[from] gotd_wire::ipc::IpcError),
+    #[error("the IPC channel is still in use after the exchange")]
+    ChannelInUse,
     #[error("parent closed the connection before sending a request")]
     NoRequest,
 }
@@ -49,16 +53,24 @@ pub fn run(kind: ChildKind, repo: &Path) -> Result<(), ChildError> {
     let (Some(input), Some(output)) = (fds.next(), fds.next()) else {
         unreachable!("take_fds(2) returns two descriptors");
     };
-    let mut input = File::from(input);
-    let mut output = File::from(output);
+    let tracker = activity::Tracker::new(ch);
+    let mut input = activity::TrackedRead {
+        inner: File::from(input),
+        tracker: tracker.clone(),
+    };
+    let mut output = activity::TrackedWrite {
+        inner: File::from(output),
+        tracker: tracker.clone(),
+    };
     let finished = serve(kind, &req, &mut input, &mut output);
     drop(input);
     drop(output);
+    let mut ch = activity::Tracker::into_channel(tracker).ok_or(ChildError::ChannelInUse)?;
     ch.send(&finished, &[])?;
     Ok(())
 }
 
-fn serve(kind: ChildKind, req: &Serve, input: &mut File, output: &mut File) -> ToParent {
+fn serve(kind: ChildKind, req: &Serve, input: &mut dyn Read, output: &mut dyn Write) -> ToParent {
     let agent = format!("gotd/{}", crate::VERSION);
     let protocol = Protocol::from_git_protocol(&req.protocol);
     match kind {

@@ -277,46 +277,55 @@ async fn run_child(
     // end of file when the child is done.
     drop(borrowed);
     drop(fds);
-    let deadline = Instant::now() + Duration::from_secs(timeout_secs.max(1));
-    tokio::select! {
-        msg = child_ch.recv::<ToParent>() => match msg {
-            Ok(Some(ToParent::Finished { error, updates })) => {
-                for u in &updates {
-                    match &u.error {
-                        None => log_info!("repo child {pid}: updated {} {} -> {}", u.name, u.old, u.new),
-                        Some(e) => log_info!("repo child {pid}: refused {}: {e}", u.name),
-                    }
+    // The request timeout measures idleness: the child reports activity
+    // while bytes flow (at most once per interval), and each report re-arms
+    // it. The interval is added so that steady traffic never times out.
+    let idle = Duration::from_secs(timeout_secs.max(1)) + crate::child::activity::INTERVAL;
+    let mut deadline = Instant::now() + idle;
+    loop {
+        tokio::select! {
+            msg = child_ch.recv::<ToParent>() => match msg {
+                Ok(Some(ToParent::Active)) => {
+                    deadline = Instant::now() + idle;
                 }
-                Some(Outcome::Finished(match error {
-                    None => {
-                        log_info!("repo child {pid}: done");
-                        Reply::Ok
+                Ok(Some(ToParent::Finished { error, updates })) => {
+                    for u in &updates {
+                        match &u.error {
+                            None => log_info!("repo child {pid}: updated {} {} -> {}", u.name, u.old, u.new),
+                            Some(e) => log_info!("repo child {pid}: refused {}: {e}", u.name),
+                        }
                     }
-                    Some(message) => {
-                        log_info!("repo child {pid}: {message}");
-                        Reply::Error { message, client_told: true }
-                    }
-                }))
+                    return Some(Outcome::Finished(match error {
+                        None => {
+                            log_info!("repo child {pid}: done");
+                            Reply::Ok
+                        }
+                        Some(message) => {
+                            log_info!("repo child {pid}: {message}");
+                            Reply::Error { message, client_told: true }
+                        }
+                    }));
+                }
+                other => {
+                    log_warn!("repo child {pid} ended without a status: {}", describe_recv(&Ok::<_, tokio::time::error::Elapsed>(other)));
+                    return Some(Outcome::Failed(Reply::Error { message: CHILD_VANISHED.into(), client_told: true }));
+                }
+            },
+            r = ch.recv::<Request>() => {
+                log_debug!("repo child {pid}: client disconnected ({})", match r {
+                    Ok(None) => "end of file".to_string(),
+                    Ok(Some(_)) => "unexpected message".to_string(),
+                    Err(e) => e.to_string(),
+                });
+                return None;
             }
-            other => {
-                log_warn!("repo child {pid} ended without a status: {}", describe_recv(&Ok::<_, tokio::time::error::Elapsed>(other)));
-                Some(Outcome::Failed(Reply::Error { message: CHILD_VANISHED.into(), client_told: true }))
+            _ = tokio::time::sleep_until(deadline) => {
+                log_info!("disconnecting uid {uid} due to timeout");
+                return Some(Outcome::Failed(Reply::Error { message: "request timeout".into(), client_told: true }));
             }
-        },
-        r = ch.recv::<Request>() => {
-            log_debug!("repo child {pid}: client disconnected ({})", match r {
-                Ok(None) => "end of file".to_string(),
-                Ok(Some(_)) => "unexpected message".to_string(),
-                Err(e) => e.to_string(),
-            });
-            None
-        }
-        _ = tokio::time::sleep_until(deadline) => {
-            log_info!("disconnecting uid {uid} due to timeout");
-            Some(Outcome::Failed(Reply::Error { message: "request timeout".into(), client_told: true }))
-        }
-        _ = shutdown.wait_for(|s| *s) => {
-            Some(Outcome::Failed(Reply::Error { message: "gotd is shutting down".into(), client_told: true }))
+            _ = shutdown.wait_for(|s| *s) => {
+                return Some(Outcome::Failed(Reply::Error { message: "gotd is shutting down".into(), client_told: true }));
+            }
         }
     }
 }

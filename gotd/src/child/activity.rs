@@ -1,0 +1,114 @@
+//! Tells the parent that the exchange is making progress, so that the
+//! request timeout measures idleness rather than total duration.
+//!
+//! The client's input and output are wrapped; whenever bytes move in
+//! either direction, at most once per [`INTERVAL`], a
+//! [`ToParent::Active`](crate::msg::ToParent::Active) message goes to the
+//! parent, which re-arms the timeout.
+
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use gotd_wire::ipc::Channel;
+
+use crate::msg::ToParent;
+
+/// Least time between two activity messages.
+pub const INTERVAL: Duration = Duration::from_secs(1);
+
+/// Sends rate-limited activity messages on the IPC socket.
+#[derive(Debug)]
+pub struct Tracker {
+    ch: Channel,
+    last: Option<Instant>,
+}
+
+impl Tracker {
+    /// Takes over the IPC channel for the duration of the exchange.
+    pub fn new(ch: Channel) -> Rc<RefCell<Tracker>> {
+        Rc::new(RefCell::new(Tracker { ch, last: None }))
+    }
+
+    /// Gives the channel back once the wrappers are gone.
+    pub fn into_channel(tracker: Rc<RefCell<Tracker>>) -> Option<Channel> {
+        Rc::try_unwrap(tracker).ok().map(|t| t.into_inner().ch)
+    }
+
+    /// Notes progress; tells the parent if it has not heard for a while.
+    pub fn touch(&mut self) {
+        let now = Instant::now();
+        if self.last.is_some_and(|t| now.duration_since(t) < INTERVAL) {
+            return;
+        }
+        self.last = Some(now);
+        // The parent gone means we are about to be stopped anyway.
+        let _ = self.ch.send(&ToParent::Active, &[]);
+    }
+}
+
+/// A reader that reports progress.
+pub struct TrackedRead<R> {
+    pub inner: R,
+    pub tracker: Rc<RefCell<Tracker>>,
+}
+
+impl<R: Read> Read for TrackedRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.tracker.borrow_mut().touch();
+        }
+        Ok(n)
+    }
+}
+
+/// A writer that reports progress.
+pub struct TrackedWrite<W> {
+    pub inner: W,
+    pub tracker: Rc<RefCell<Tracker>>,
+}
+
+impl<W: Write> Write for TrackedWrite<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if n > 0 {
+            self.tracker.borrow_mut().touch();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn activity_is_reported_at_most_once_per_interval() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let t = Tracker::new(Channel::new(a));
+        let mut r = TrackedRead {
+            inner: &b"hello"[..],
+            tracker: t.clone(),
+        };
+        let mut w = TrackedWrite {
+            inner: Vec::new(),
+            tracker: t.clone(),
+        };
+        let mut buf = [0u8; 2];
+        r.read_exact(&mut buf).unwrap();
+        w.write_all(b"xyz").unwrap();
+        r.read_exact(&mut buf).unwrap();
+        drop((r, w));
+        assert!(Tracker::into_channel(t).is_some());
+        let mut ch = Channel::new(b);
+        assert_eq!(ch.recv::<ToParent>().unwrap(), Some(ToParent::Active));
+        assert_eq!(ch.recv::<ToParent>().unwrap(), None);
+    }
+}
