@@ -62,13 +62,19 @@ pub struct PktReader<R> {
 impl<R: Read> PktReader<R> {
     /// A reader for protocol v0/v1: lengths 1–4 are `packet too short`.
     pub fn new(inner: R) -> Self {
-        PktReader { inner, v2_specials: false }
+        PktReader {
+            inner,
+            v2_specials: false,
+        }
     }
 
     /// A reader for protocol v2: `0001` and `0002` are delimiter and
     /// response-end packets.
     pub fn new_v2(inner: R) -> Self {
-        PktReader { inner, v2_specials: true }
+        PktReader {
+            inner,
+            v2_specials: true,
+        }
     }
 
     pub fn get_ref(&self) -> &R {
@@ -148,7 +154,10 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// Writes one data packet. Payloads longer than [`MAX_PAYLOAD`] are an error.
 pub fn write_data(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
     if payload.len() > MAX_PAYLOAD {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "pkt-line payload too large"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "pkt-line payload too large",
+        ));
     }
     let hdr = format!("{:04x}", payload.len() + 4);
     w.write_all(hdr.as_bytes())?;
@@ -188,7 +197,11 @@ mod tests {
     use rstest::rstest;
 
     fn read_all(input: &[u8], v2: bool) -> Vec<Result<Option<Packet>, String>> {
-        let mut r = if v2 { PktReader::new_v2(input) } else { PktReader::new(input) };
+        let mut r = if v2 {
+            PktReader::new_v2(input)
+        } else {
+            PktReader::new(input)
+        };
         let mut out = Vec::new();
         loop {
             let p = r.read_packet().map_err(|e| e.to_string());
@@ -221,7 +234,7 @@ mod tests {
 
     #[test]
     fn reads_lines_and_specials() {
-        let got = read_all(b"0009want\n000001000200", true);
+        let got = read_all(b"0009want\n00000001000200", true);
         assert_eq!(got[0], Ok(Some(Packet::Data(b"want\n".to_vec()))));
         assert_eq!(got[1], Ok(Some(Packet::Flush)));
         assert_eq!(got[2], Ok(Some(Packet::Delim)));
@@ -231,7 +244,10 @@ mod tests {
 
     #[test]
     fn clean_eof_is_none() {
-        assert_eq!(read_all(b"0000", false), vec![Ok(Some(Packet::Flush)), Ok(None)]);
+        assert_eq!(
+            read_all(b"0000", false),
+            vec![Ok(Some(Packet::Flush)), Ok(None)]
+        );
     }
 
     #[test]

@@ -39,7 +39,10 @@ mod tests {
     fn parses_env() {
         assert_eq!(Protocol::from_git_protocol(""), Protocol::V0);
         assert_eq!(Protocol::from_git_protocol("version=2"), Protocol::V2);
-        assert_eq!(Protocol::from_git_protocol("foo=bar:version=1"), Protocol::V1);
+        assert_eq!(
+            Protocol::from_git_protocol("foo=bar:version=1"),
+            Protocol::V1
+        );
         assert_eq!(Protocol::from_git_protocol("version=3"), Protocol::V0);
     }
 }

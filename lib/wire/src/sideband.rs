@@ -84,7 +84,9 @@ mod tests {
     fn splits_at_limit() {
         let data = vec![7u8; MAX_DATA_64K * 2 + 10];
         let mut out = Vec::new();
-        SidebandWriter::new(&mut out, Band::Data).write_all(&data).unwrap();
+        SidebandWriter::new(&mut out, Band::Data)
+            .write_all(&data)
+            .unwrap();
         let mut r = PktReader::new(&out[..]);
         let mut sizes = Vec::new();
         while let Some(Packet::Data(d)) = r.read_packet().unwrap() {
