@@ -123,7 +123,12 @@ impl World {
         } else {
             (Some(tmp), root)
         };
-        let sock = root.join("gotd.sock");
+        // The socket's directory belongs to the gotd user, so that gotd can
+        // remove the socket when it exits.
+        let run = root.join("run");
+        std::fs::create_dir_all(&run)?;
+        users::chown_recursive(&run, &gotd_user)?;
+        let sock = run.join("gotd.sock");
         // On Ctrl-C the process exits without running destructors.
         let removal = (!settings.keep).then(|| {
             let r = root.clone();

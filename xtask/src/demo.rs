@@ -81,7 +81,8 @@ pub fn run(args: &[String]) -> Result<()> {
     let me = current_user()?;
     // gotd never runs as root: as root the demo serves as `nobody`.
     let daemon_user = if nix::unistd::geteuid().is_root() {
-        util::run(Command::new("chown").args(["-R", "nobody"]).arg(&repo))?;
+        // The directory too, so that gotd can remove its socket on exit.
+        util::run(Command::new("chown").args(["-R", "nobody"]).arg(&dir))?;
         "nobody".to_string()
     } else {
         me.clone()

@@ -92,7 +92,7 @@ pub fn write_tarball(root: &Path, files: &[String], prefix: &str, out: &Path) ->
         .current_dir(root)
         .args([
             "--create",
-            "--gzip",
+            "--use-compress-program=gzip -n",
             "--null",
             "--files-from=-",
             "--sort=name",
@@ -105,7 +105,6 @@ pub fn write_tarball(root: &Path, files: &[String], prefix: &str, out: &Path) ->
         .arg(format!("--transform=s,^,{prefix}/,"))
         .arg("--file")
         .arg(out)
-        .env("GZIP", "-n")
         .stdin(Stdio::piped())
         .spawn()
         .context("running tar")?;
