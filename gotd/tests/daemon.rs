@@ -416,9 +416,14 @@ fn gotctl_info_layout() {
 
 #[test]
 fn reload_applies_to_new_connections_and_refuses_bad_config() {
+    use std::io::Write;
     let site = Site::new();
     site.default_conf();
     let _d = Daemon::start(&site);
+    // A client connected across the reload keeps being served.
+    let mut held = site.gotsh_spawn("git-upload-pack '/repo'");
+    let mut held_out = held.stdout.take().unwrap();
+    read_until_flush(&mut held_out);
     site.add_repo("second");
     assert_refused(
         &site.gotsh("git-upload-pack '/second'", b"0000"),
@@ -437,6 +442,10 @@ fn reload_applies_to_new_connections_and_refuses_bad_config() {
         .gotsh("git-upload-pack '/second'", b"0000")
         .status
         .success());
+    let mut stdin = held.stdin.take().unwrap();
+    stdin.write_all(b"0000").unwrap();
+    drop(stdin);
+    assert!(held.wait().unwrap().success());
     // A broken file is refused with its located error; the old one stays.
     std::fs::write(site.conf(), "repository {\n").unwrap();
     let out = site.gotctl("reload");
@@ -720,4 +729,23 @@ fn request_timeout_measures_idleness() {
     drop(stdin);
     assert_eq!(text(&out.stderr), "gotsh: request timeout\n");
     wait_for("the child to be reaped", || d.children().is_empty());
+}
+
+#[test]
+fn idle_connection_is_dropped() {
+    use std::io::Read;
+    let site = Site::new();
+    site.default_conf();
+    let d = Daemon::start(&site);
+    let mut idle = std::os::unix::net::UnixStream::connect(site.socket()).unwrap();
+    // gotd closes a connection that sends no request within 10 s.
+    let mut buf = [0u8; 1];
+    let start = std::time::Instant::now();
+    let n = idle.read(&mut buf).unwrap();
+    assert_eq!(n, 0);
+    assert!(start.elapsed() < DEADLINE);
+    wait_for("the table to empty", || {
+        client_count(&text(&site.gotctl("info").stdout)) == 0
+    });
+    assert!(d.log_text().contains("no request within"));
 }
