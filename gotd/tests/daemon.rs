@@ -749,3 +749,45 @@ fn idle_connection_is_dropped() {
     });
     assert!(d.log_text().contains("no request within"));
 }
+
+/// What a refused git client sees, for review: the ERR packet gotsh writes
+/// and its stderr line, for each early refusal.
+#[test]
+fn refusals_snapshot() {
+    let site = Site::new();
+    site.add_repo("secret");
+    site.write_conf(
+        &format!("connection {{\n  limit user \"{}\" 1\n}}", me()),
+        &[
+            ("repo", &format!("permit ro \"{}\"", me())),
+            ("secret", &format!("deny \"{}\"", me())),
+        ],
+    );
+    let d = Daemon::start(&site);
+    let mut shown = String::new();
+    let mut show = |what: &str, out: std::process::Output| {
+        shown.push_str(&format!(
+            "## {what}\nexit: {:?}\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            text(&out.stdout),
+            text(&out.stderr)
+        ));
+    };
+    show(
+        "unknown repository",
+        site.gotsh("git-upload-pack '/nope'", b""),
+    );
+    show("denied", site.gotsh("git-upload-pack '/secret'", b""));
+    show(
+        "read-only push",
+        site.gotsh("git-receive-pack '/repo'", b""),
+    );
+    show("empty path", site.gotsh("git-upload-pack '/'", b""));
+    let seen = d.log_text().matches("connection from uid").count();
+    let _idle = std::os::unix::net::UnixStream::connect(site.socket()).unwrap();
+    wait_for("the idle connection to be seen", || {
+        d.log_text().matches("connection from uid").count() > seen
+    });
+    show("over the limit", site.gotsh("git-upload-pack '/repo'", b""));
+    insta::assert_snapshot!(shown);
+}
