@@ -791,3 +791,25 @@ fn refusals_snapshot() {
     show("over the limit", site.gotsh("git-upload-pack '/repo'", b""));
     insta::assert_snapshot!(shown);
 }
+
+#[rstest]
+#[case::huge_length(&[0xff, 0xff, 0xff, 0xff])]
+#[case::garbage(&[0, 0, 0, 3, 0xee, 0xee, 0xee])]
+#[case::git_request_without_descriptors(&[0, 0, 0, 5, 0, 0, 1, b'r', 0])]
+fn malformed_requests_are_refused(#[case] bytes: &[u8]) {
+    use std::io::{Read, Write};
+    let site = Site::new();
+    site.default_conf();
+    let d = Daemon::start(&site);
+    let mut s = std::os::unix::net::UnixStream::connect(site.socket()).unwrap();
+    s.write_all(bytes).unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    // A framed error reply, then the connection is closed.
+    assert!(reply.len() > 4, "{reply:?}");
+    one_exchange(&site);
+    wait_for("the table to empty", || {
+        client_count(&text(&site.gotctl("info").stdout)) == 0
+    });
+    assert!(d.children().is_empty());
+}
