@@ -8,6 +8,7 @@
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream as StdUnixStream;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -24,6 +25,9 @@ use super::state::Shared;
 use crate::achannel::AsyncChannel;
 use crate::opts::ChildKind;
 use crate::{log_debug, log_warn};
+
+/// The kernel's name for the running binary.
+const SELF_EXE: &str = "/proc/self/exe";
 
 /// Grace period between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -47,7 +51,12 @@ pub fn spawn(
         let i = &s.instance;
         (i.exe.clone(), i.foreground, i.verbosity)
     };
-    let mut cmd = Command::new(&exe);
+    // Exec through /proc/self/exe: it names our own binary even when the
+    // daemon user may not search the directories it was installed in, and
+    // even if the file has been replaced since we started. argv[0] keeps
+    // the real path for ps(1).
+    let mut cmd = Command::new(SELF_EXE);
+    cmd.arg0(&exe);
     cmd.arg("-T")
         .arg(match kind {
             ChildKind::Reader => "r",
