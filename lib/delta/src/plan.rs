@@ -96,16 +96,21 @@ pub fn try_plan<K, E>(
             depth[i] = depth[base] + 1;
             choices[i] = Some(DeltaChoice { base, delta });
         }
-        if depth[i] < max_depth {
-            if recent.len() == window {
-                recent.pop_front();
-            }
-            recent.push_back(Slot {
-                index: i,
-                data,
-                table: None,
-            });
+        // Objects at the depth limit cannot be bases, but still take their
+        // turn in the window so that it keeps moving along the order.
+        if recent.len() == window {
+            recent.pop_front();
         }
+        let data = if depth[i] < max_depth {
+            data
+        } else {
+            Vec::new()
+        };
+        recent.push_back(Slot {
+            index: i,
+            data,
+            table: None,
+        });
     }
     Ok(choices)
 }
@@ -129,35 +134,47 @@ fn search_order<K>(candidates: &[Candidate<K>]) -> Vec<usize> {
 }
 
 /// Tries `target` against every slot, newest first; returns the slot and
-/// delta of the smallest delta under half the target's size.
+/// delta of the best delta under half the target's size.
+///
+/// Deeper bases must earn their place: a delta against a base at depth `d`
+/// counts as `len * max_depth / (max_depth - d)` bytes. This keeps chains
+/// bushy rather than long, so a long history of one file does not run into
+/// the depth limit and fall back to stale bases or whole objects.
 fn best_delta(
     recent: &mut VecDeque<Slot>,
     depth: &[usize],
     max_depth: usize,
     target: &[u8],
 ) -> Option<(usize, Vec<u8>)> {
-    // A delta must be strictly smaller than half the target.
-    let mut limit = target.len().checked_sub(1)? / 2;
+    // Cost of the best delta so far; a delta must cost strictly less than
+    // half the target.
+    let mut ceiling = target.len().checked_sub(1)? / 2;
     let mut best: Option<(usize, Vec<u8>)> = None;
     for slot in (0..recent.len()).rev() {
         let s = &mut recent[slot];
-        if depth[s.index] >= max_depth {
+        let d = depth[s.index];
+        if d >= max_depth {
             continue;
         }
+        let limit = scale(ceiling, max_depth - d, max_depth);
         // Bytes the base lacks must be inserted literally.
         if target.len().saturating_sub(s.data.len()) > limit {
             continue;
         }
         let table = s.table.get_or_insert_with(|| BlockTable::new(&s.data));
         if let Some(delta) = encode_with(table, &s.data, target, limit) {
-            limit = match delta.len().checked_sub(1) {
-                Some(l) => l,
-                None => return Some((slot, delta)),
-            };
+            let cost = scale(delta.len(), max_depth, max_depth - d);
+            ceiling = cost.saturating_sub(1);
             best = Some((slot, delta));
         }
     }
     best
+}
+
+/// `value * num / den` without overflow (`den > 0`).
+fn scale(value: usize, num: usize, den: usize) -> usize {
+    let scaled = value as u128 * num as u128 / den as u128;
+    usize::try_from(scaled).unwrap_or(usize::MAX)
 }
 
 /// An order in which to write the objects so that every base precedes the
@@ -293,6 +310,41 @@ mod tests {
             check(&cands, &objects, &choices, max_depth);
             assert!(choices.iter().filter(|c| c.is_some()).count() >= 6);
         }
+    }
+
+    #[test]
+    fn long_histories_stay_compact_under_a_small_depth_limit() {
+        // 120 versions of one file, each changing a different line; sorted
+        // by size they are all equal, so the order is the input order.
+        let mut versions = vec![text(400, 0)];
+        for v in 1..120 {
+            let mut next = versions[v - 1].clone();
+            let at = (v * 97) % (next.len() - 10);
+            next[at..at + 4].copy_from_slice(b"EDIT");
+            versions.push(next);
+        }
+        let cands: Vec<_> = versions
+            .iter()
+            .map(|o| candidate(3, "f", o.len()))
+            .collect();
+        let choices = plan(&cands, 10, 5, |i| versions[i].clone());
+        check(&cands, &versions, &choices, 5);
+        let whole = choices.iter().filter(|c| c.is_none()).count();
+        let stored: usize = choices
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c.as_ref().map_or(versions[i].len(), |c| c.delta.len()))
+            .sum();
+        // With depth 5 a few objects must be whole (chains of 1 + 5 + 5*5
+        // ... fill quickly only if bases stay in the window); once the old
+        // objects leave the window a new whole object is cheaper than a
+        // delta against a stale base. Letting objects at the depth limit
+        // hold their window slots forever stored about 8.3 objects' worth.
+        assert!(whole <= 6, "{whole} objects stored whole");
+        assert!(
+            stored < 6 * versions[0].len(),
+            "{stored} bytes stored, {whole} whole"
+        );
     }
 
     #[test]
