@@ -1,7 +1,7 @@
 //! Clients as GOTD_TEST_USER: git over the suite's sshd (GIT_SSH_COMMAND with
 //! the suite's key), and raw ssh sessions that speak pkt-lines by hand.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::time::Duration;
@@ -217,6 +217,73 @@ impl OpenSession {
         Ok(got)
     }
 
+    /// Reads pkt-lines until the first flush (an advertisement); returns the
+    /// payloads before it. An `ERR` line or EOF before the flush is an error.
+    pub fn read_advertisement(&mut self) -> Result<Vec<Vec<u8>>> {
+        let out = self.child.stdout.as_mut().context("stdout taken")?;
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let (pkts, _) = parse_pkts(&got);
+            if let Some(end) = pkts.iter().position(|p| p.is_none()) {
+                return Ok(pkts.into_iter().take(end).flatten().collect());
+            }
+            if let Some(Some(err)) = pkts
+                .iter()
+                .find(|p| p.as_ref().is_some_and(|b| b.starts_with(b"ERR ")))
+            {
+                bail!("server refused: {}", String::from_utf8_lossy(err));
+            }
+            let k = out.read(&mut buf)?;
+            if k == 0 {
+                bail!("EOF before the end of the advertisement");
+            }
+            got.extend_from_slice(&buf[..k]);
+        }
+    }
+
+    /// Sends bytes to the server; a server that stopped reading is not an
+    /// error here (the caller checks what it answered).
+    pub fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        let stdin = self.stdin.as_mut().context("stdin closed")?;
+        if let Err(e) = stdin.write_all(bytes) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Kills the ssh client, as a user pressing Ctrl-C or a dropped link.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits (without sending anything) until the server closes the
+    /// session; returns how long that took, or fails after `timeout`.
+    pub fn wait_closed(mut self, timeout: Duration) -> Result<Duration> {
+        let start = std::time::Instant::now();
+        let mut out = self.child.stdout.take().context("stdout taken")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = out.read_to_end(&mut sink);
+            let _ = tx.send(());
+        });
+        let closed = rx.recv_timeout(timeout).is_ok();
+        let elapsed = start.elapsed();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !closed {
+            bail!(
+                "the server kept the session open for {}s",
+                timeout.as_secs()
+            );
+        }
+        Ok(elapsed)
+    }
+
     /// Closes stdin and collects the rest of the session.
     pub fn finish(mut self, timeout: Duration) -> Result<Output> {
         drop(self.stdin.take());
@@ -240,7 +307,6 @@ impl OpenSession {
 }
 
 /// Encodes one pkt-line.
-#[cfg(test)]
 pub fn pkt(payload: &str) -> String {
     format!("{:04x}{payload}", payload.len() + 4)
 }

@@ -126,6 +126,9 @@ fn real_main() -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    // A failed snapshot or a bug in a scenario is reported as that
+    // scenario's FAIL line; a backtrace would only bury the diff.
+    std::panic::set_hook(Box::new(|info| eprintln!("{info}")));
     cleanup::install_signal_handler()?;
     snapshot::init();
     let settings = Settings::load()?;

@@ -85,24 +85,39 @@ pub fn standard(s: &str) -> String {
     agent(&ids(s))
 }
 
-/// Lines of `stderr` a client user sees from the server side (`gotsh:`,
-/// `fatal:`, `error:`, `remote:`, ` ! [rejected]`), redacted and sorted:
-/// git's and ssh's stderr interleave in no fixed order.
+/// Lines of a git client's `stderr` that carry the server's verdict
+/// (`fatal:`, `error:`, ` ! [rejected]`), redacted and sorted. `gotsh:` lines
+/// are left out: gotsh's stderr travels through ssh, which may lose it when
+/// git exits first on the `ERR` it already read; [`gotsh_lines_agree`]
+/// checks those that did arrive.
 pub fn error_lines(stderr: &str) -> String {
     let mut lines: Vec<String> = stderr
         .lines()
         .map(str::trim_end)
-        .filter(|l| {
-            l.starts_with("gotsh:")
-                || l.starts_with("fatal:")
-                || l.starts_with("error:")
-                || l.starts_with("gotctl:")
-                || l.starts_with(" ! ")
-        })
+        .filter(|l| l.starts_with("fatal:") || l.starts_with("error:") || l.starts_with(" ! "))
         .map(standard)
         .collect();
     lines.sort();
     lines.join("\n")
+}
+
+/// Every `gotsh: <msg>` line in `stderr` repeats a `fatal: remote error:
+/// <msg>` line of git's; returns the first that does not.
+pub fn gotsh_lines_agree(stderr: &str) -> Result<(), String> {
+    let remote: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.trim_end().strip_prefix("fatal: remote error: "))
+        .collect();
+    for l in stderr.lines().map(str::trim_end) {
+        if let Some(msg) = l.strip_prefix("gotsh: ") {
+            if !remote.contains(&msg) {
+                return Err(format!(
+                    "{l:?} does not match git's remote error {remote:?}"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -150,10 +165,21 @@ mod tests {
 
     #[test]
     fn error_lines_are_filtered_sorted_redacted() {
-        let stderr = "Cloning into 'x'...\ngotsh: test-repo: Permission denied\nfatal: remote error: test-repo: Permission denied\n";
+        let stderr = "Cloning into 'x'...\ngotsh: test-repo: Permission denied\nfatal: remote error: test-repo: Permission denied\nerror: 0123456789abcdef0123456789abcdef01234567\n";
         assert_eq!(
             error_lines(stderr),
-            "fatal: remote error: test-repo: Permission denied\ngotsh: test-repo: Permission denied"
+            "error: [ID]\nfatal: remote error: test-repo: Permission denied"
         );
+    }
+
+    #[rstest]
+    #[case(
+        "gotsh: x: Permission denied\nfatal: remote error: x: Permission denied",
+        true
+    )]
+    #[case("fatal: remote error: x: Permission denied", true)]
+    #[case("gotsh: other\nfatal: remote error: x: Permission denied", false)]
+    fn gotsh_lines(#[case] stderr: &str, #[case] ok: bool) {
+        assert_eq!(gotsh_lines_agree(stderr).is_ok(), ok);
     }
 }

@@ -19,6 +19,7 @@ use crate::users::Account;
 pub struct Sshd {
     child: Child,
     pub port: u16,
+    authorized_keys: PathBuf,
     _guard: Guard,
 }
 
@@ -146,33 +147,80 @@ impl Sshd {
         Ok(Sshd {
             child,
             port,
+            authorized_keys,
             _guard: guard,
         })
     }
 }
 
-/// Puts the suite's public key into `~devuser/.ssh/authorized_keys`,
-/// replacing any key a previous run left there, and returns that path.
+/// The comment that marks this run's key in authorized_keys.
+fn key_mark(pid: u32) -> String {
+    format!("gotd-regress-{pid}")
+}
+
+/// The pid of a run that marked a key line, if the line has a mark.
+fn marked_pid(line: &str) -> Option<i32> {
+    line.split_whitespace()
+        .last()?
+        .strip_prefix("gotd-regress-")?
+        .parse()
+        .ok()
+}
+
+/// `old` without the keys of runs that are gone (or of `own`), plus `key`
+/// marked for `own` if given. Keys of other live runs stay: several runs may
+/// share the gotsh user.
+pub fn rewrite_keys(old: &str, own: u32, key: Option<&str>) -> String {
+    let mut text: String = old
+        .lines()
+        .filter(|l| match marked_pid(l) {
+            Some(pid) => pid != own as i32 && crate::procfs::alive(pid),
+            None => !l.trim_end().ends_with("gotd-regress"),
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if let Some(k) = key {
+        let k: Vec<&str> = k.split_whitespace().take(2).collect();
+        text.push_str(&format!("{} {}\n", k.join(" "), key_mark(own)));
+    }
+    text
+}
+
+/// Puts the suite's public key into `~devuser/.ssh/authorized_keys`
+/// (marked with this run's pid) and returns that path.
 fn install_authorized_key(devuser: &Account, pubkey: &str) -> Result<PathBuf> {
-    const MARK: &str = "gotd-regress";
     let ssh_dir = devuser.home.join(".ssh");
     std::fs::create_dir_all(&ssh_dir)?;
     let path = ssh_dir.join("authorized_keys");
     let old = std::fs::read_to_string(&path).unwrap_or_default();
-    let mut text: String = old
-        .lines()
-        .filter(|l| !l.trim_end().ends_with(MARK))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let key: Vec<&str> = pubkey.split_whitespace().take(2).collect();
-    text.push_str(&format!("{} {MARK}\n", key.join(" ")));
-    std::fs::write(&path, text)?;
+    write_atomically(&path, &rewrite_keys(&old, std::process::id(), Some(pubkey)))?;
     crate::users::chown_recursive(&ssh_dir, devuser)?;
     Ok(path)
 }
 
+/// Removes this run's key again.
+fn remove_authorized_key(path: &Path) {
+    if let Ok(old) = std::fs::read_to_string(path) {
+        let _ = write_atomically(path, &rewrite_keys(&old, std::process::id(), None));
+    }
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension(format!("regress-{}", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    let meta = std::fs::metadata(path.parent().unwrap_or(Path::new("/")))?;
+    let _ = std::os::unix::fs::chown(
+        &tmp,
+        Some(std::os::unix::fs::MetadataExt::uid(&meta)),
+        Some(std::os::unix::fs::MetadataExt::gid(&meta)),
+    );
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
 impl Drop for Sshd {
     fn drop(&mut self) {
+        remove_authorized_key(&self.authorized_keys);
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.child.id() as i32),
             nix::sys::signal::Signal::SIGTERM,
@@ -210,6 +258,29 @@ mod tests {
         // Match must come last: every line after it is conditional.
         let m = text.find("Match User").unwrap();
         assert!(!text[m..].contains("AcceptEnv"));
+    }
+
+    #[test]
+    fn keys_of_other_live_runs_are_kept() {
+        let me = std::process::id();
+        let live = 1; // init is always alive
+        let old = format!(
+            "ssh-ed25519 AAAA admin\nssh-ed25519 BBBB gotd-regress-{live}\n\
+             ssh-ed25519 CCCC gotd-regress-{me}\nssh-ed25519 DDDD gotd-regress-999999999\n\
+             ssh-ed25519 EEEE gotd-regress\n"
+        );
+        let new = rewrite_keys(&old, me, Some("ssh-ed25519 FFFF comment"));
+        assert_eq!(
+            new,
+            format!(
+                "ssh-ed25519 AAAA admin\nssh-ed25519 BBBB gotd-regress-{live}\n\
+                 ssh-ed25519 FFFF gotd-regress-{me}\n"
+            )
+        );
+        assert_eq!(
+            rewrite_keys(&new, me, None),
+            format!("ssh-ed25519 AAAA admin\nssh-ed25519 BBBB gotd-regress-{live}\n")
+        );
     }
 
     #[test]

@@ -62,12 +62,18 @@ pub fn ensure(name: &str, created: &mut Vec<String>) -> Result<Account> {
     if let Some(a) = lookup(name)? {
         return Ok(a);
     }
-    cmd::run_ok(
+    let added = cmd::run_ok(
         Command::new("useradd").args(["-m", name]),
         None,
         ADMIN_TIMEOUT,
-    )
-    .with_context(|| format!("creating user {name}"))?;
+    );
+    if let Err(e) = added {
+        // Another run may have created it meanwhile.
+        return match lookup(name)? {
+            Some(a) => Ok(a),
+            None => Err(e.context(format!("creating user {name}"))),
+        };
+    }
     created.push(name.to_string());
     lookup(name)?.with_context(|| format!("user {name} missing after useradd"))
 }

@@ -2,6 +2,7 @@
 //! gotd with its own configuration, and the post-scenario checks.
 
 pub mod control;
+pub mod faults;
 pub mod interop;
 pub mod leaks;
 pub mod limits;
@@ -90,6 +91,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(interop::scenarios());
     v.extend(protocol::scenarios());
     v.extend(control::scenarios());
+    v.extend(faults::scenarios());
     v.extend(stress::scenarios());
     v.extend(leaks::scenarios());
     v

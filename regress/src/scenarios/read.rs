@@ -137,9 +137,12 @@ fn read_ok(ctx: &mut Ctx) -> Result<()> {
     ensure(files == standard_files(), || {
         format!("cloned tree: {files:?}")
     })?;
+    // HEAD is advertised as a symref: the clone checks out main.
+    let head = ctx.git_in("clone", &["symbolic-ref", "HEAD"])?;
+    ensure(head == "refs/heads/main", || format!("clone HEAD: {head}"))?;
     let alpha = std::fs::read_to_string(ctx.path("clone/alpha"))?;
     ensure(alpha == "alpha\n", || format!("alpha: {alpha:?}"))?;
-    // A second, protocol-default clone reads the same.
+    // Reading changed nothing on the server.
     ensure(
         repo::listing(&ctx.repo) == before && repo::refs(&ctx.repo, ctx.t())? == refs_before,
         || "the server repository changed during a clone".into(),
@@ -148,6 +151,7 @@ fn read_ok(ctx: &mut Ctx) -> Result<()> {
     std::fs::write(ctx.path("clone/alpha"), "modified alpha\n")?;
     ctx.git_in("clone", &["commit", "-q", "-a", "-m", "modified alpha"])?;
     let err = ctx.git_fails_in("clone", &["push", "origin", "main"])?;
+    redact::gotsh_lines_agree(&err).map_err(anyhow::Error::msg)?;
     snapshot::check("repo_read_push_denied", &redact::error_lines(&err))?;
     ensure(repo::refs(&ctx.repo, ctx.t())? == refs_before, || {
         "a refused push changed the server's refs".into()
@@ -159,6 +163,7 @@ fn read_refused(ctx: &mut Ctx, snap: &str) -> Result<()> {
     ensure(!ctx.path("clone/.git").exists(), || {
         "a refused clone left a repository behind".into()
     })?;
+    redact::gotsh_lines_agree(&err).map_err(anyhow::Error::msg)?;
     snapshot::check(snap, &redact::error_lines(&err))
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::{ensure, ensure_contains, fsck_clone, none, Body, Ctx, Scenario, Setup, StartMode};
+use crate::client::{parse_pkts, pkt};
 use crate::repo::{self, RepoKind};
 use crate::world::World;
 use crate::{redact, snapshot};
@@ -210,10 +211,39 @@ fn delete_branches(ctx: &mut Ctx) -> Result<()> {
     ensure(ctx.server_ref("refs/heads/foo")?.is_none(), || {
         "foo not deleted".into()
     })?;
-    ctx.git_in(
-        "a",
-        &["push", "-q", "-d", "origin", "newbranch", "newbranch2"],
+    // Two deletions in one raw push: report-status lists them in reverse
+    // order of the commands, as upstream does (got prints them that way).
+    let mut input = String::new();
+    for (i, b) in ["newbranch", "newbranch2"].iter().enumerate() {
+        let old = ctx
+            .server_ref(&format!("refs/heads/{b}"))?
+            .with_context(|| format!("{b} missing"))?;
+        let caps = if i == 0 {
+            "\0 report-status delete-refs"
+        } else {
+            ""
+        };
+        input.push_str(&pkt(&format!(
+            "{old} {} refs/heads/{b}{caps}",
+            "0".repeat(40)
+        )));
+    }
+    input.push_str("0000");
+    let out = ctx.client().ssh(
+        &format!("git-receive-pack '{}'", ctx.w.settings.repo_name),
+        input.as_bytes(),
     )?;
+    let (pkts, _) = parse_pkts(&out.stdout);
+    let report: Vec<String> = pkts
+        .iter()
+        .skip_while(|p| p.is_some())
+        .skip(1)
+        .map(|p| match p {
+            Some(b) => redact::visible(b).trim_end().to_string(),
+            None => "0000".to_string(),
+        })
+        .collect();
+    snapshot::check("repo_write_delete_report", &report.join("\n"))?;
     for b in ["newbranch", "newbranch2"] {
         ensure(
             ctx.server_ref(&format!("refs/heads/{b}"))?.is_none(),
@@ -313,6 +343,7 @@ fn repo_write_readonly(ctx: &mut Ctx) -> Result<()> {
     ensure(repo::refs(&ctx.repo, ctx.t())?.is_empty(), || {
         "a refused push created refs".into()
     })?;
+    redact::gotsh_lines_agree(&err).map_err(anyhow::Error::msg)?;
     snapshot::check("repo_read_not_found", &redact::error_lines(&err))
 }
 
