@@ -19,6 +19,7 @@ use std::path::Path;
 pub use gotd_wire::Protocol;
 
 mod advertise;
+mod bitmap;
 mod failure;
 mod objects;
 mod pack;
@@ -40,6 +41,10 @@ pub struct Options {
     pub protocol: Protocol,
     /// Worker threads for counting and compressing (`None`: one per core).
     pub threads: Option<usize>,
+    /// Use a pack's reachability bitmap for full clones when there is one.
+    pub use_bitmaps: bool,
+    /// Print the duration of each phase of pack generation on stderr.
+    pub trace: bool,
 }
 
 impl Default for Options {
@@ -48,6 +53,8 @@ impl Default for Options {
             agent: concat!("gotd/", env!("CARGO_PKG_VERSION")).into(),
             protocol: Protocol::V0,
             threads: None,
+            use_bitmaps: true,
+            trace: false,
         }
     }
 }

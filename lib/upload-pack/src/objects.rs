@@ -19,6 +19,7 @@ use gix::ObjectId;
 use gix_pack::data::output::count::{self, PackLocation};
 use gix_pack::data::output::Count;
 
+use crate::bitmap::PackBitmap;
 use crate::refs::Refs;
 use crate::{Fail, FetchRequest};
 
@@ -46,6 +47,7 @@ pub(crate) fn enumerate(
     req: &FetchRequest,
     refs: &Refs,
     threads: Option<usize>,
+    use_bitmaps: bool,
 ) -> Result<ObjectSet, Fail> {
     let mut tips = Vec::new();
     let mut roots = Vec::new();
@@ -62,6 +64,12 @@ pub(crate) fn enumerate(
         let target = peel(repo, have, &mut Vec::new())?;
         if kind(repo, target)? == Kind::Commit {
             hidden.push(target);
+        }
+    }
+
+    if hidden.is_empty() && use_bitmaps {
+        if let Some(set) = with_bitmap(repo, db, req, refs, &tips, &roots, &tags)? {
+            return Ok(set);
         }
     }
 
@@ -172,6 +180,50 @@ pub(crate) fn enumerate(
         commits,
         hints,
     })
+}
+
+/// A full clone with a reachability bitmap; `None` if there is no usable one.
+fn with_bitmap(
+    repo: &gix::Repository,
+    db: &Db,
+    req: &FetchRequest,
+    refs: &Refs,
+    tips: &[ObjectId],
+    roots: &[ObjectId],
+    tags: &[ObjectId],
+) -> Result<Option<ObjectSet>, Fail> {
+    let Some(bitmap) = PackBitmap::open(repo.objects.store_ref().path()) else {
+        return Ok(None);
+    };
+    let mut roots: Vec<ObjectId> = roots.iter().chain(tags).copied().collect();
+    let Some(mut reach) = bitmap.reachable(repo, tips, &roots)? else {
+        return Ok(None);
+    };
+    if req.caps.include_tag {
+        let mut extra_tags = Vec::new();
+        for r in &refs.refs {
+            if r.peeled.is_some_and(|p| bitmap.contains(&reach, &p))
+                && !bitmap.contains(&reach, &r.id)
+            {
+                peel(repo, r.id, &mut extra_tags)?;
+            }
+        }
+        if !extra_tags.is_empty() {
+            roots.extend(extra_tags);
+            reach = match bitmap.reachable(repo, tips, &roots)? {
+                Some(r) => r,
+                None => return Ok(None),
+            };
+        }
+    }
+    let commits = reach.commits;
+    let counts = bitmap.counts(&reach, db);
+    Ok(Some(ObjectSet {
+        counts,
+        client_has: HashSet::default(),
+        commits,
+        hints: HashMap::new(),
+    }))
 }
 
 /// A full clone: gix-pack's threaded counter expands each commit to its tree.

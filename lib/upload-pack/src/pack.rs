@@ -55,8 +55,18 @@ pub(crate) fn send(
     opts: &Options,
     framing: Framing,
 ) -> Result<(), Fail> {
+    let start = std::time::Instant::now();
+    let trace = |what: &str| {
+        if opts.trace {
+            eprintln!(
+                "upload-pack: {what} at {:.3}s",
+                start.elapsed().as_secs_f64()
+            );
+        }
+    };
     let db = db_handle(repo);
-    let set = objects::enumerate(repo, &db, req, refs, opts.threads)?;
+    let set = objects::enumerate(repo, &db, req, refs, opts.threads, opts.use_bitmaps)?;
+    trace(&format!("enumerated {} objects", set.counts.len()));
     if framing == Framing::V2 {
         gotd_wire::pkt::write_line(&mut &mut *out, "packfile").map_err(io)?;
     }
@@ -71,6 +81,7 @@ pub(crate) fn send(
         .map_err(io)?;
         let compression = repo.pack_compression().unwrap_or_default();
         let stats = write_pack(db, set, &mut sink, caps, compression, opts.threads)?;
+        trace(&format!("wrote {stats:?}"));
         sink.progress(&format!("Total {} (delta {})\n", stats.total, stats.deltas))
             .map_err(io)?;
         sink.finish().map_err(io)
@@ -82,6 +93,11 @@ pub(crate) fn send(
             sink.error(&fail.msg) || sink.written > 0 || caps.sideband != Sideband::None;
         fail
     })
+}
+
+#[cfg(test)]
+pub(crate) fn tests_db(repo: &gix::Repository) -> Db {
+    db_handle(repo)
 }
 
 /// A shareable object database handle with a pack cache for delta bases.
@@ -130,7 +146,7 @@ fn write_pack(
         thin: caps.thin_pack,
         ofs: caps.ofs_delta,
         ids: Vec::with_capacity(num as usize),
-        index: HashMap::with_capacity(num as usize),
+        index: gix::hashtable::HashMap::with_capacity_and_hasher(num as usize, Default::default()),
         compression,
         failure: &failure,
         stats: Stats::default(),
@@ -165,7 +181,7 @@ struct SafeEntries<'a, I> {
     ofs: bool,
     /// Ids in the order they are written; `index` maps them back.
     ids: Vec<ObjectId>,
-    index: HashMap<ObjectId, usize>,
+    index: gix::hashtable::HashMap<ObjectId, usize>,
     compression: gix::zlib::Compression,
     /// The client-visible reason when this iterator yields an error.
     failure: &'a RefCell<Option<String>>,

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         .unwrap_or_default();
     let opts = Options {
         protocol,
+        trace: std::env::var_os("GOTD_UPLOAD_PACK_TRACE").is_some(),
         ..Options::default()
     };
     let stdin = std::io::stdin();

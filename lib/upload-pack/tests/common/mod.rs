@@ -119,6 +119,7 @@ pub fn serve_bytes(repo: &Path, protocol: Protocol, input: &[u8]) -> (Vec<u8>, R
         agent: "gotd/test".into(),
         protocol,
         threads: Some(1),
+        ..Options::default()
     };
     let mut out = Vec::new();
     let res = serve(repo, &mut &input[..], &mut out, &opts).map_err(|e| e.to_string());

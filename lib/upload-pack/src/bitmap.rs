@@ -1,0 +1,489 @@
+//! Reachability bitmaps (`pack-*.bitmap`, as `git repack -b` and `git gc`
+//! write them for bare repositories) for full clones.
+//!
+//! A bitmap file belongs to one pack. Bit `i` of a bitmap stands for the
+//! `i`-th object of that pack in offset order; a commit's bitmap holds the
+//! commit and everything it reaches. With bitmaps a clone needs no tree
+//! walk: the wanted commits' bitmaps are OR-ed, and only commits newer than
+//! the bitmapped pack (pushed since the last `gc`) are walked, stopping at
+//! anything the result already covers.
+//!
+//! File layout (all integers big-endian): `BITM`, version `1` (u16),
+//! flags (u16), entry count (u32), the pack's checksum (20 bytes); four
+//! EWAH bitmaps by type (commits, trees, blobs, tags); then per entry the
+//! commit's position in the `.idx` (u32), an XOR offset (u8: this bitmap
+//! is XOR-ed with the one that many entries earlier), flags (u8) and an
+//! EWAH bitmap. EWAH: bit count (u32), word count (u32), the words (u64),
+//! the position of the last run-length word (u32); each run-length word
+//! holds a fill bit (bit 0), a run length in words (bits 1–32) and the
+//! number of literal words that follow it (bits 33–63).
+//!
+//! Anything unexpected makes [`PackBitmap::open`] return `None`; the caller
+//! then counts objects the ordinary way.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use gix::hashtable::HashSet;
+use gix::objs::{FindExt, Kind};
+use gix::ObjectId;
+
+use gix_pack::data::entry::Location;
+use gix_pack::data::output::count::PackLocation;
+use gix_pack::data::output::Count;
+
+use crate::Fail;
+
+/// A dense bit set over pack positions.
+type Bits = Vec<u64>;
+
+/// One pack's bitmap index.
+pub(crate) struct PackBitmap {
+    index: gix_pack::index::File,
+    /// Size of the `.pack` file, to bound the last entry.
+    pack_len: u64,
+    data: Vec<u8>,
+    /// `.idx` position -> position in the pack (offset order).
+    idx_to_pack: Vec<u32>,
+    /// Position in the pack -> `.idx` position.
+    pack_to_idx: Vec<u32>,
+    /// Commit -> (offset of its entry's EWAH in `data`, XOR offset, entry number).
+    entries: HashMap<ObjectId, usize>,
+    entry_list: Vec<(usize, u8)>,
+    commits: Bits,
+}
+
+/// Parses one EWAH bitmap at `data`, returning it densely and the bytes used.
+fn ewah(data: &[u8], max_bits: usize) -> Option<(Bits, usize)> {
+    let u32_at = |o: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(data.get(o..o + 4)?.try_into().ok()?))
+    };
+    let num_bits = u32_at(0)? as usize;
+    let n_words = u32_at(4)? as usize;
+    // git rounds entry bitmaps up to whole words.
+    if num_bits > max_bits.div_ceil(64) * 64 {
+        return None;
+    }
+    let words_end = 8usize.checked_add(n_words.checked_mul(8)?)?;
+    let words = data.get(8..words_end)?;
+    u32_at(words_end)?;
+    let word = |i: usize| u64::from_be_bytes(words[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let mut dense = vec![0u64; max_bits.div_ceil(64)];
+    let (mut i, mut pos) = (0usize, 0usize);
+    while i < n_words {
+        let rlw = word(i);
+        i += 1;
+        let run = ((rlw >> 1) & 0xffff_ffff) as usize;
+        let literals = (rlw >> 33) as usize;
+        let run_end = pos.checked_add(run)?;
+        if run_end > dense.len() {
+            return None;
+        }
+        if rlw & 1 == 1 {
+            dense[pos..run_end].fill(!0);
+        }
+        pos = run_end;
+        if literals > n_words - i || pos + literals > dense.len() {
+            return None;
+        }
+        for k in 0..literals {
+            dense[pos + k] = word(i + k);
+        }
+        i += literals;
+        pos += literals;
+    }
+    // Clear bits past the end (a fill run may cover them).
+    if max_bits % 64 != 0 {
+        if let Some(last) = dense.last_mut() {
+            *last &= (1u64 << (max_bits % 64)) - 1;
+        }
+    }
+    Some((dense, words_end + 4))
+}
+
+fn test(bits: &Bits, pos: usize) -> bool {
+    bits[pos / 64] & (1u64 << (pos % 64)) != 0
+}
+
+fn set(bits: &mut Bits, pos: usize) {
+    bits[pos / 64] |= 1u64 << (pos % 64);
+}
+
+impl PackBitmap {
+    /// Loads the repository's single-pack bitmap, if there is a usable one.
+    pub fn open(objects_dir: &Path) -> Option<PackBitmap> {
+        let pack_dir = objects_dir.join("pack");
+        let mut bitmaps: Vec<PathBuf> = std::fs::read_dir(&pack_dir)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "bitmap")
+                    && p.file_name()
+                        .is_some_and(|n| n.as_encoded_bytes().starts_with(b"pack-"))
+            })
+            .collect();
+        bitmaps.sort();
+        let path = bitmaps.into_iter().next()?;
+        let data = std::fs::read(&path).ok()?;
+        let index =
+            gix_pack::index::File::at(path.with_extension("idx"), gix::hash::Kind::Sha1).ok()?;
+        let pack_len = std::fs::metadata(path.with_extension("pack")).ok()?.len();
+        Self::parse(index, data, pack_len)
+    }
+
+    fn parse(index: gix_pack::index::File, data: Vec<u8>, pack_len: u64) -> Option<PackBitmap> {
+        if data.get(0..4)? != b"BITM" || data.get(4..6)? != [0, 1] {
+            return None;
+        }
+        let count = u32::from_be_bytes(data.get(8..12)?.try_into().ok()?) as usize;
+        if data.get(12..32)? != index.pack_checksum().as_slice() {
+            return None;
+        }
+        let n = index.num_objects() as usize;
+        let mut at = 32;
+        let mut types = Vec::new();
+        for _ in 0..4 {
+            let (bits, used) = ewah(data.get(at..)?, n)?;
+            types.push(bits);
+            at += used;
+        }
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_unstable_by_key(|&i| index.pack_offset_at_index(i));
+        let mut idx_to_pack = vec![0u32; n];
+        for (pack_pos, &idx_pos) in order.iter().enumerate() {
+            idx_to_pack[idx_pos as usize] = pack_pos as u32;
+        }
+        let mut entries = HashMap::with_capacity(count);
+        let mut entry_list = Vec::with_capacity(count);
+        for e in 0..count {
+            let idx_pos = u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?);
+            let xor = *data.get(at + 4)?;
+            if idx_pos as usize >= n || xor as usize > e {
+                return None;
+            }
+            at += 6;
+            let (_, used) = ewah(data.get(at..)?, n)?;
+            entries.insert(index.oid_at_index(idx_pos).to_owned(), e);
+            entry_list.push((at, xor));
+            at += used;
+        }
+        let commits = types.swap_remove(0);
+        Some(PackBitmap {
+            index,
+            pack_len,
+            data,
+            idx_to_pack,
+            pack_to_idx: order,
+            entries,
+            entry_list,
+            commits,
+        })
+    }
+
+    /// The object's position in the pack, if the pack has it.
+    fn pos(&self, id: &ObjectId) -> Option<usize> {
+        self.index
+            .lookup(id)
+            .map(|i| self.idx_to_pack[i as usize] as usize)
+    }
+
+    /// The full bitmap of entry `e`, XOR chain resolved.
+    fn entry_bits(&self, e: usize) -> Option<Bits> {
+        let n = self.idx_to_pack.len();
+        let (at, xor) = self.entry_list[e];
+        let (mut bits, _) = ewah(&self.data[at..], n)?;
+        if xor > 0 {
+            let base = self.entry_bits(e - xor as usize)?;
+            for (w, b) in bits.iter_mut().zip(base) {
+                *w ^= b;
+            }
+        }
+        Some(bits)
+    }
+
+    /// Everything reachable from `tips` (commits) and `roots` (trees, blobs
+    /// or tag objects, whose targets must also be among the inputs).
+    /// Returns `None` if the bitmap turns out unusable.
+    pub fn reachable(
+        &self,
+        repo: &gix::Repository,
+        tips: &[ObjectId],
+        roots: &[ObjectId],
+    ) -> Result<Option<Reachable>, Fail> {
+        let n = self.idx_to_pack.len();
+        let mut result: Bits = vec![0u64; n.div_ceil(64)];
+        let mut extra = Vec::new();
+        let mut extra_seen = HashSet::default();
+        let mut extra_commits = 0;
+        let mut buf = Vec::new();
+        let mut expand = Vec::new();
+        let mut stack: Vec<ObjectId> = tips.to_vec();
+        while let Some(c) = stack.pop() {
+            let pos = self.pos(&c);
+            match pos {
+                Some(p) if test(&result, p) => continue,
+                None if extra_seen.contains(&c) => continue,
+                _ => {}
+            }
+            if let Some(&e) = self.entries.get(&c) {
+                let Some(bits) = self.entry_bits(e) else {
+                    return Ok(None);
+                };
+                for (w, b) in result.iter_mut().zip(bits) {
+                    *w |= b;
+                }
+                continue;
+            }
+            match pos {
+                Some(p) => set(&mut result, p),
+                None => {
+                    extra_seen.insert(c);
+                    extra.push(c);
+                    extra_commits += 1;
+                }
+            }
+            let commit = repo
+                .objects
+                .find_commit_iter(&c, &mut buf)
+                .map_err(|_| missing(c))?;
+            let mut tree = None;
+            for token in commit {
+                match token.map_err(|e| Fail::internal("reading commit", e))? {
+                    gix::objs::commit::ref_iter::Token::Tree { id } => tree = Some(id),
+                    gix::objs::commit::ref_iter::Token::Parent { id } => stack.push(id),
+                    _ => break,
+                }
+            }
+            expand.extend(tree);
+        }
+        // Trees of the commits the bitmaps did not cover, then the roots.
+        let mut trees: Vec<ObjectId> = expand.into_iter().chain(roots.iter().copied()).collect();
+        while let Some(id) = trees.pop() {
+            match self.pos(&id) {
+                Some(p) if test(&result, p) => continue,
+                Some(p) => set(&mut result, p),
+                None => {
+                    if !extra_seen.insert(id) {
+                        continue;
+                    }
+                    extra.push(id);
+                }
+            }
+            let Ok(header) = repo.find_header(id) else {
+                return Err(missing(id));
+            };
+            if header.kind() != Kind::Tree {
+                continue;
+            }
+            let iter = repo
+                .objects
+                .find_tree_iter(&id, &mut buf)
+                .map_err(|_| missing(id))?;
+            for entry in iter {
+                let entry = entry.map_err(|e| Fail::internal("reading tree", e))?;
+                if entry.mode.is_commit() {
+                    continue;
+                }
+                let child = entry.oid.to_owned();
+                if entry.mode.is_tree() {
+                    trees.push(child);
+                } else {
+                    match self.pos(&child) {
+                        Some(p) => set(&mut result, p),
+                        None => {
+                            if extra_seen.insert(child) {
+                                extra.push(child);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let commits = result
+            .iter()
+            .zip(&self.commits)
+            .map(|(r, c)| (r & c).count_ones() as usize)
+            .sum::<usize>()
+            + extra_commits;
+        Ok(Some(Reachable {
+            bits: result,
+            extra,
+            extra_seen,
+            commits,
+        }))
+    }
+
+    /// The counts of a reachable set, pack objects in pack order first.
+    ///
+    /// Pack objects come with their location (entry sizes follow from the
+    /// offsets), which spares gix from inflating every entry to find where
+    /// it ends.
+    pub fn counts(&self, r: &Reachable, db: &crate::objects::Db) -> Vec<Count> {
+        let total = r.extra.len()
+            + r.bits
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>();
+        let mut out = Vec::with_capacity(total);
+        let mut pack_id = None;
+        for (wi, &w) in r.bits.iter().enumerate() {
+            let mut w = w;
+            while w != 0 {
+                let bit = w.trailing_zeros() as usize;
+                w &= w - 1;
+                let pos = wi * 64 + bit;
+                let idx = self.pack_to_idx[pos];
+                let id = self.index.oid_at_index(idx).to_owned();
+                let offset = self.index.pack_offset_at_index(idx);
+                if pack_id.is_none() {
+                    pack_id = Some(self.store_pack_id(db, &id, offset));
+                }
+                let entry_pack_location = match pack_id {
+                    Some(Some(pack_id)) => {
+                        let end = match self.pack_to_idx.get(pos + 1) {
+                            Some(&next) => self.index.pack_offset_at_index(next),
+                            None => self.pack_len.saturating_sub(20),
+                        };
+                        PackLocation::LookedUp(Some(Location {
+                            pack_id,
+                            pack_offset: offset,
+                            entry_size: (end - offset) as usize,
+                        }))
+                    }
+                    _ => PackLocation::NotLookedUp,
+                };
+                out.push(Count {
+                    id,
+                    entry_pack_location,
+                });
+            }
+        }
+        out.extend(r.extra.iter().map(|&id| Count {
+            id,
+            entry_pack_location: PackLocation::NotLookedUp,
+        }));
+        out
+    }
+
+    /// The object store's id for this pack, found through one object whose
+    /// location the store reports at the same offset.
+    fn store_pack_id(&self, db: &crate::objects::Db, id: &ObjectId, offset: u64) -> Option<u32> {
+        use gix_pack::Find;
+        let loc = db.location_by_oid(id, &mut Vec::new()).ok()??;
+        (loc.pack_offset == offset).then_some(loc.pack_id)
+    }
+
+    /// Whether `id` is in the reachable set.
+    pub fn contains(&self, r: &Reachable, id: &ObjectId) -> bool {
+        match self.pos(id) {
+            Some(p) => test(&r.bits, p),
+            None => r.extra_seen.contains(id),
+        }
+    }
+}
+
+/// The result of [`PackBitmap::reachable`].
+pub(crate) struct Reachable {
+    bits: Bits,
+    extra: Vec<ObjectId>,
+    extra_seen: HashSet<ObjectId>,
+    /// Number of commits in the set.
+    pub commits: usize,
+}
+
+fn missing(id: ObjectId) -> Fail {
+    Fail::new(format!("object {} not found", id.to_hex()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ewah_bytes(num_bits: u32, words: &[u64]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&num_bits.to_be_bytes());
+        v.extend_from_slice(&(words.len() as u32).to_be_bytes());
+        for w in words {
+            v.extend_from_slice(&w.to_be_bytes());
+        }
+        v.extend_from_slice(&0u32.to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn ewah_runs_and_literals() {
+        // A run of 2 one-words, then 1 literal word; then a run of 1 zero-word and 1 literal.
+        let rlw1 = 1 | (2 << 1) | (1u64 << 33);
+        let rlw2 = (1 << 1) | (1u64 << 33);
+        let data = ewah_bytes(300, &[rlw1, 0b1010, rlw2, 0b1]);
+        let (bits, used) = ewah(&data, 300).unwrap();
+        assert_eq!(used, data.len());
+        assert_eq!(bits, vec![!0, !0, 0b1010, 0, 0b1]);
+    }
+
+    #[test]
+    fn ewah_rejects_overflowing_runs() {
+        let rlw = 1 | (10 << 1);
+        assert!(ewah(&ewah_bytes(64, &[rlw]), 64).is_none());
+        assert!(
+            ewah(&ewah_bytes(64, &[1u64 << 33]), 64).is_none(),
+            "literal word missing"
+        );
+        assert!(ewah(&[0, 0], 64).is_none());
+    }
+}
+
+#[cfg(test)]
+mod with_git {
+    use std::process::Command;
+
+    fn git(dir: &std::path::Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The bitmap git writes is found, parsed and gives the same closure
+    /// as `git rev-list --objects`, for a commit with a bitmap and for a
+    /// newer one without.
+    #[test]
+    fn reads_git_bitmaps() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main", "r"]);
+        let r = d.join("r");
+        for i in 0..5 {
+            std::fs::create_dir_all(r.join(format!("d{i}"))).unwrap();
+            std::fs::write(r.join(format!("d{i}/f")), format!("{i}\n")).unwrap();
+            std::fs::write(r.join("top"), format!("{i}\n")).unwrap();
+            git(&r, &["add", "-A"]);
+            git(&r, &["commit", "-q", "-m", &format!("c{i}")]);
+        }
+        git(&r, &["repack", "-adb", "-q"]);
+        std::fs::write(r.join("top"), "new\n").unwrap();
+        git(&r, &["commit", "-q", "-am", "after"]);
+
+        let repo = gix::open(&r).unwrap();
+        let bitmap = super::PackBitmap::open(&r.join(".git/objects")).expect("usable bitmap");
+        for rev in ["HEAD~1", "HEAD", "HEAD~3"] {
+            let id = repo.rev_parse_single(rev).unwrap().detach();
+            let reach = bitmap.reachable(&repo, &[id], &[]).unwrap().unwrap();
+            let expected = git(&r, &["rev-list", "--objects", rev]).lines().count();
+            let db = crate::pack::tests_db(&repo);
+            assert_eq!(bitmap.counts(&reach, &db).len(), expected, "{rev}");
+            let commits = git(&r, &["rev-list", "--count", rev]);
+            assert_eq!(reach.commits.to_string(), commits.trim(), "{rev}");
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Full clones of repositories with a reachability bitmap (`git repack
+//! -adb`), including history pushed after the bitmap was written: the
+//! object set must equal `git rev-list --objects` exactly, with and
+//! without bitmaps, and git must accept the clone.
+
+mod common;
+
+use common::{pkts, run, server_bin, Fixture};
+use gotd_upload_pack::{serve, Options};
+use rstest::rstest;
+
+/// A repository whose older history is in a bitmapped pack and whose newer
+/// history (a merge, a new branch, tags) is in loose objects.
+fn bitmapped() -> Fixture {
+    let f = Fixture::new();
+    f.commits("main", 6);
+    f.tag("v1");
+    run(&f.work(), &["checkout", "-q", "-b", "side", "HEAD~2"]);
+    f.commits("side", 3);
+    run(&f.work(), &["checkout", "-q", "main"]);
+    run(
+        &f.work(),
+        &["merge", "-q", "--no-edit", "-s", "ours", "side"],
+    );
+    run(&f.work(), &["push", "-q", "origin", "main"]);
+    run(&f.srv(), &["repack", "-adb", "-q"]);
+    let packs = std::fs::read_dir(f.srv().join("objects/pack")).unwrap();
+    assert!(packs
+        .flatten()
+        .any(|e| e.path().extension().is_some_and(|x| x == "bitmap")));
+    // Pushed after the bitmap: loose objects.
+    f.commits("main", 3);
+    f.tag("v2");
+    f.commits("later", 2);
+    f
+}
+
+/// The number of objects in the pack served for `wants`, and the pack.
+fn pack_for(f: &Fixture, wants: &[String], caps: &str, use_bitmaps: bool) -> (u32, Vec<u8>) {
+    let mut lines = vec![format!("want {} {caps}\n", wants[0])];
+    lines.extend(wants[1..].iter().map(|w| format!("want {w}\n")));
+    lines.push("0000".into());
+    lines.push("done\n".into());
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let opts = Options {
+        use_bitmaps,
+        threads: Some(1),
+        ..Options::default()
+    };
+    let mut out = Vec::new();
+    serve(&f.srv(), &mut &pkts(&refs)[..], &mut out, &opts).unwrap();
+    let pack = out[out.windows(4).position(|w| w == b"PACK").unwrap()..].to_vec();
+    (u32::from_be_bytes(pack[8..12].try_into().unwrap()), pack)
+}
+
+fn rev_list_count(f: &Fixture, args: &[&str]) -> u32 {
+    let mut a = vec!["rev-list", "--objects"];
+    a.extend_from_slice(args);
+    run(&f.srv(), &a).lines().count() as u32
+}
+
+#[rstest]
+#[case(true)]
+#[case(false)]
+fn object_set_is_exact(#[case] use_bitmaps: bool) {
+    let f = bitmapped();
+    let heads: Vec<String> = run(
+        &f.srv(),
+        &["for-each-ref", "--format=%(objectname)", "refs/heads"],
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect();
+    let (n, _) = pack_for(&f, &heads, "ofs-delta", use_bitmaps);
+    assert_eq!(n, rev_list_count(&f, &["--branches"]));
+
+    // Only the old, bitmapped part of history.
+    let v1 = run(&f.srv(), &["rev-parse", "v1^{commit}"])
+        .trim()
+        .to_owned();
+    let (n, _) = pack_for(&f, std::slice::from_ref(&v1), "ofs-delta", use_bitmaps);
+    assert_eq!(n, rev_list_count(&f, &[&v1]));
+
+    // include-tag adds the annotated tags pointing into the sent history.
+    let (n, _) = pack_for(&f, &heads, "ofs-delta include-tag", use_bitmaps);
+    assert_eq!(n, rev_list_count(&f, &["--branches"]) + 2);
+
+    // Wanting a tag object sends the tag and its history.
+    let tag = run(&f.srv(), &["rev-parse", "v1"]).trim().to_owned();
+    let (n, pack) = pack_for(&f, &[tag], "ofs-delta", use_bitmaps);
+    assert_eq!(n, rev_list_count(&f, &[&v1]) + 1);
+    run(f.dir.path(), &["init", "-q", "--bare", "check.git"]);
+    let mut child = common::git(&f.srv())
+        .args(["index-pack", "--stdin", "--strict"])
+        .current_dir(f.dir.path())
+        .env("GIT_DIR", f.dir.path().join("check.git"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&pack).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[rstest]
+#[case(0)]
+#[case(2)]
+fn clone_with_bitmap(#[case] version: u32) {
+    let f = bitmapped();
+    let top = f.dir.path();
+    let pv = format!("protocol.version={version}");
+    let up = format!("--upload-pack={}", server_bin());
+    run(
+        top,
+        &[
+            "-c",
+            &pv,
+            "clone",
+            "-q",
+            "--mirror",
+            &up,
+            &f.url(),
+            "clone.git",
+        ],
+    );
+    run(
+        &top.join("clone.git"),
+        &["fsck", "--strict", "--no-dangling"],
+    );
+    assert_eq!(
+        run(&top.join("clone.git"), &["for-each-ref"]),
+        run(&f.srv(), &["for-each-ref"])
+    );
+}
