@@ -42,7 +42,7 @@ pub fn scenarios() -> Vec<Scenario> {
 /// `gotctl info` with pids, ids, paths and times made stable.
 pub fn redact_info(text: &str, repo_path: &str) -> String {
     let text = text.replace(repo_path, "[REPO]");
-    let text = redact::numbers_after(&text, &["PID: ", "PID ", "UID ", "GID "]);
+    let text = redact::numbers_after(&text, &["PID: ", "PID ", "UID ", "GID ", "verbosity: "]);
     text.lines()
         .map(|l| match l.find(" since ") {
             Some(i) => format!("{} since [TIME]", &l[..i]),
@@ -126,7 +126,7 @@ mod tests {
                     client UID 1001, GID 1001, repo PID 4250, reading from repository \"test-repo\" since Fri Dec  4 21:00:00 2026";
         assert_eq!(
             redact_info(info, "/tmp/x/test-repo.git"),
-            "gotd PID: [N]\nverbosity: 2\nnumber of repositories: 1\n\
+            "gotd PID: [N]\nverbosity: [N]\nnumber of repositories: 1\n\
              number of connected clients: 1\n\
              repository \"test-repo\", path [REPO]\n\
              client UID [N], GID [N], repo PID [N], reading from repository \"test-repo\" since [TIME]"
