@@ -84,6 +84,7 @@ fn main() {
             kind,
             name_hash: name_hash(path.as_bytes()),
             size: data.len(),
+            base_only: false,
         });
         objects.push(data);
     }

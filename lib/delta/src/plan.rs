@@ -8,8 +8,14 @@
 //! in the order than the objects made from it, so the choices can never form
 //! a cycle; chains are cut at `max_depth`.
 //!
+//! Objects the receiver already has (thin-pack bases) can take part as
+//! [`Candidate::base_only`]: they serve as bases, sorted ahead of the objects
+//! of the same name, but are never deltified themselves.
+//!
 //! The planner only sees bytes through the caller's `load` function (called
-//! once per object) and holds at most `window + 1` objects in memory.
+//! at most once per object, never for objects outside
+//! [`MIN_OBJECT_SIZE`]`..=`[`MAX_OBJECT_SIZE`]) and holds at most
+//! `window + 1` objects in memory.
 
 use std::collections::VecDeque;
 
@@ -21,6 +27,14 @@ pub const DEFAULT_WINDOW: usize = 10;
 
 /// Longest delta chain allowed, as in git's `--depth` default.
 pub const DEFAULT_MAX_DEPTH: usize = 50;
+
+/// Objects smaller than this are stored whole and never used as bases: the
+/// few bytes a delta could save are eaten by the delta entry's base offset.
+pub const MIN_OBJECT_SIZE: usize = 50;
+
+/// Objects larger than this (512 MiB) are stored whole and never used as
+/// bases, bounding the memory the planner holds.
+pub const MAX_OBJECT_SIZE: usize = 512 << 20;
 
 /// One object that could be stored as a delta.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +50,10 @@ pub struct Candidate<K> {
     pub name_hash: u32,
     /// Size of the object's content in bytes.
     pub size: usize,
+    /// The object is not written to the pack, but the receiver has it (a
+    /// thin-pack base): it may be chosen as a base, to be referred to by
+    /// REF_DELTA, and gets no choice itself.
+    pub base_only: bool,
 }
 
 /// The plan for one object: store it as `delta` against candidate `base`.
@@ -90,8 +108,14 @@ pub fn try_plan<K, E>(
         {
             recent.clear();
         }
+        let c = &candidates[i];
+        if !(MIN_OBJECT_SIZE..=MAX_OBJECT_SIZE).contains(&c.size) {
+            continue;
+        }
         let data = load(i)?;
-        if let Some((slot, delta)) = best_delta(&mut recent, &depth, max_depth, &data) {
+        if c.base_only {
+            // Depth 0: the receiver has it whole.
+        } else if let Some((slot, delta)) = best_delta(&mut recent, &depth, max_depth, &data) {
             let base = recent[slot].index;
             depth[i] = depth[base] + 1;
             choices[i] = Some(DeltaChoice { base, delta });
@@ -122,13 +146,19 @@ struct Slot {
     table: Option<BlockTable>,
 }
 
-/// Candidate indices sorted by kind, name hash, size (largest first), then
-/// index so the order is deterministic.
+/// Candidate indices sorted by kind, name hash, base-only objects first,
+/// size (largest first), then index so the order is deterministic.
 fn search_order<K>(candidates: &[Candidate<K>]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     order.sort_by_key(|&i| {
         let c = &candidates[i];
-        (c.kind, c.name_hash, std::cmp::Reverse(c.size), i)
+        (
+            c.kind,
+            c.name_hash,
+            !c.base_only,
+            std::cmp::Reverse(c.size),
+            i,
+        )
     });
     order
 }
@@ -229,6 +259,7 @@ mod tests {
             kind,
             name_hash: crate::name_hash(name.as_bytes()),
             size,
+            base_only: false,
         }
     }
 
@@ -370,16 +401,42 @@ mod tests {
 
     #[test]
     fn load_errors_stop_planning() {
-        let cands = [candidate(3, "f", 1), candidate(3, "g", 1)];
+        let cands = [candidate(3, "f", 100), candidate(3, "g", 100)];
         let got: Result<_, String> =
             try_plan(&cands, 10, 50, |i| Err(format!("object {i} missing")));
         assert_eq!(got.unwrap_err(), "object 0 missing");
     }
 
     #[test]
-    fn empty_objects_stay_whole() {
-        let cands = [candidate(3, "f", 0), candidate(3, "f", 0)];
-        assert_eq!(plan(&cands, 10, 50, |_| Vec::new()), [None, None]);
+    fn tiny_and_huge_objects_are_neither_loaded_nor_deltified() {
+        let cands = [
+            candidate(3, "f", 0),
+            candidate(3, "f", MIN_OBJECT_SIZE - 1),
+            candidate(3, "f", MAX_OBJECT_SIZE + 1),
+            candidate(3, "f", MAX_OBJECT_SIZE + 2),
+        ];
+        let choices = plan(&cands, 10, 50, |i| panic!("object {i} loaded"));
+        assert_eq!(choices, [None, None, None, None]);
+    }
+
+    #[test]
+    fn base_only_objects_are_bases_but_never_deltas() {
+        let old = text(100, 0);
+        let mut new = old.clone();
+        new.extend_from_slice(b"one more line\n");
+        let objects = [new.clone(), old.clone(), new.clone()];
+        let mut cands: Vec<_> = objects.iter().map(|o| candidate(3, "f", o.len())).collect();
+        cands[1].base_only = true;
+        cands[2].kind = 2;
+        cands[2].base_only = true;
+        let choices = plan(&cands, 10, 50, |i| objects[i].clone());
+        let c = choices[0]
+            .as_ref()
+            .expect("delta against the receiver's copy");
+        assert_eq!(c.base, 1);
+        assert_eq!(apply(&old, &c.delta).unwrap(), new);
+        assert_eq!(choices[1], None);
+        assert_eq!(choices[2], None);
     }
 
     #[test]

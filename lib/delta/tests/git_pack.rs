@@ -203,6 +203,7 @@ fn git_indexes_a_planned_pack_with_chains() {
                 b"other.c"
             }),
             size: o.len(),
+            base_only: false,
         })
         .collect();
     let choices = plan(&cands, 10, 4, |i| objects[i].to_vec());
@@ -306,4 +307,43 @@ fn delta_sizes_are_close_to_gits() {
     }
     check("binary 10 edits", &binary, &binary_edit);
     eprintln!("{report}");
+}
+
+#[test]
+fn git_completes_a_thin_pack_against_a_base_only_object() {
+    let old = text(12, 20 * 1024);
+    let new = replace_line(&old, 10, "    thin();\n");
+    let cands: Vec<Candidate<()>> = [(&old, true), (&new, false)]
+        .iter()
+        .map(|(o, base_only)| Candidate {
+            key: (),
+            kind: BLOB,
+            name_hash: name_hash(b"a.c"),
+            size: o.len(),
+            base_only: *base_only,
+        })
+        .collect();
+    let objects = [&old, &new];
+    let choices = plan(&cands, 10, 50, |i| objects[i].to_vec());
+    let choice = choices[1]
+        .as_ref()
+        .expect("delta against the receiver's object");
+    assert_eq!(choice.base, 0);
+    let pack = write_pack(&[Entry::Ref(blob_id(&old), &choice.delta)]);
+
+    let repo = bare_repo();
+    git(repo.path(), &["hash-object", "-w", "--stdin"], Some(&old));
+    git(
+        repo.path(),
+        &["index-pack", "--stdin", "--fix-thin", "--strict"],
+        Some(&pack),
+    );
+    let got = git(
+        repo.path(),
+        &["cat-file", "blob", &hex(&blob_id(&new))],
+        None,
+    );
+    assert!(got == new, "completed object differs");
+    let fsck = git(repo.path(), &["fsck", "--strict", "--no-dangling"], None);
+    assert!(fsck.is_empty(), "fsck: {}", String::from_utf8_lossy(&fsck));
 }
