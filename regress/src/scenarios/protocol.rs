@@ -8,21 +8,56 @@ use crate::cmd;
 use crate::repo::RepoKind;
 
 pub fn scenarios() -> Vec<Scenario> {
-    vec![Scenario {
-        name: "protocol_v2",
-        about: "clone, ls-remote and fetch with git protocol version 2",
-        skip_if: None,
-        body: Body::Served {
-            setup: Setup {
-                repo: RepoKind::Standard,
-                rules: super::write::permit_rw,
-                global: none,
-                extra_repos: none,
-                start: StartMode::Default,
+    vec![
+        Scenario {
+            name: "protocol_v1",
+            about: "clone and fetch with GIT_PROTOCOL=version=1",
+            skip_if: None,
+            body: Body::Served {
+                setup: Setup {
+                    repo: RepoKind::Standard,
+                    rules: super::write::permit_rw,
+                    global: none,
+                    extra_repos: none,
+                    start: StartMode::Default,
+                },
+                run: protocol_v1,
             },
-            run: protocol_v2,
         },
-    }]
+        Scenario {
+            name: "protocol_v2",
+            about: "clone, ls-remote and fetch with git protocol version 2",
+            skip_if: None,
+            body: Body::Served {
+                setup: Setup {
+                    repo: RepoKind::Standard,
+                    rules: super::write::permit_rw,
+                    global: none,
+                    extra_repos: none,
+                    start: StartMode::Default,
+                },
+                run: protocol_v2,
+            },
+        },
+    ]
+}
+
+fn protocol_v1(ctx: &mut Ctx) -> Result<()> {
+    let url = ctx.url();
+    let mut c = ctx.client().git_cmd(
+        &ctx.work,
+        &["-c", "protocol.version=1", "clone", "-q", &url, "a"],
+    );
+    c.env("GIT_TRACE_PACKET", "1");
+    let out = cmd::run(&mut c, None, ctx.t())?;
+    let trace = cmd::stderr_text(&out);
+    ensure(out.status.success(), || {
+        let tail: Vec<&str> = trace.lines().rev().take(6).collect();
+        format!("v1 clone: {}", tail.join(" | "))
+    })?;
+    // A version 1 server says so before its advertisement.
+    ensure_contains(&trace, "< version 1")?;
+    fsck_clone(ctx, "a")
 }
 
 const V2: [&str; 2] = ["-c", "protocol.version=2"];

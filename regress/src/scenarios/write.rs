@@ -64,6 +64,13 @@ pub fn scenarios() -> Vec<Scenario> {
             repo_write_readonly,
         ),
         served(
+            "push_race",
+            "simultaneous pushes to one branch: one wins, the rest leave nothing behind",
+            RepoKind::Standard,
+            |w| vec![format!("permit rw {}", w.devuser.name)],
+            push_race,
+        ),
+        served(
             "repo_write_protected",
             "protected branches and tag namespace refuse rewrites and deletions",
             RepoKind::Standard,
@@ -107,6 +114,7 @@ fn repo_write(ctx: &mut Ctx) -> Result<()> {
     fetch_more_history(ctx).context("fetch more history")?;
     new_empty_branch(ctx).context("new empty branch")?;
     delete_branches(ctx).context("delete branches")?;
+    reserved_namespaces(ctx).context("reserved namespaces")?;
     rewind_branch(ctx).context("rewind branch")
 }
 
@@ -265,6 +273,18 @@ fn delete_branches(ctx: &mut Ctx) -> Result<()> {
     snapshot::check("repo_write_ls_remote_after_delete", &remote)
 }
 
+fn reserved_namespaces(ctx: &mut Ctx) -> Result<()> {
+    for ns in ["refs/got/", "refs/remotes/"] {
+        let target = format!("main:{ns}x");
+        let err = ctx.git_fails_in("a", &["push", "origin", &target])?;
+        ensure_contains(&err, &format!("{ns}: reference namespace is protected"))?;
+        ensure(ctx.server_ref(&format!("{ns}x"))?.is_none(), || {
+            format!("{ns}x was created")
+        })?;
+    }
+    Ok(())
+}
+
 fn rewind_branch(ctx: &mut Ctx) -> Result<()> {
     ctx.git_in("a", &["checkout", "-q", "-B", "foo", "main"])?;
     commit_n(ctx, "a", "alpha", 2, "foo")?;
@@ -401,5 +421,54 @@ fn repo_write_protected(ctx: &mut Ctx) -> Result<()> {
     ctx.git_in("a", &["push", "-q", "origin", "bar:main"])?;
     ensure(ctx.server_ref("refs/heads/main")? == Some(bar), || {
         "fast-forward of protected main refused".into()
+    })
+}
+
+fn push_race(ctx: &mut Ctx) -> Result<()> {
+    const N: usize = 4;
+    let before = pack_files(ctx);
+    for i in 0..N {
+        let dir = format!("c{i}");
+        ctx.clone(&dir, &[])?;
+        std::fs::write(
+            ctx.path(&dir).join(format!("racer{i}")),
+            repo::noise(64 * 1024, i as u64),
+        )?;
+        ctx.git_in(&dir, &["add", "-A"])?;
+        ctx.git_in(&dir, &["commit", "-q", "-m", &format!("racer {i}")])?;
+    }
+    let ids: Vec<String> = (0..N)
+        .map(|i| head(ctx, &format!("c{i}"), "HEAD"))
+        .collect::<Result<_>>()?;
+    let won = std::sync::Mutex::new(Vec::new());
+    let racers: Vec<usize> = (0..N).collect();
+    let errors = super::parallel(&racers, N, |_, &i| {
+        let out = ctx.client().git(
+            &ctx.path(&format!("c{i}")),
+            &["push", "-q", "origin", "main"],
+        )?;
+        if out.status.success() {
+            won.lock().unwrap_or_else(|e| e.into_inner()).push(i);
+        }
+        Ok(())
+    });
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e);
+    }
+    let won = won.into_inner().unwrap_or_default();
+    ensure(won.len() == 1, || format!("pushes that succeeded: {won:?}"))?;
+    ensure(
+        ctx.server_ref("refs/heads/main")?.as_deref() == Some(&ids[won[0]]),
+        || "main is not the winner's commit".into(),
+    )?;
+    // The settle checks run first so that every loser's child is gone.
+    ctx.settle()?;
+    let new: Vec<String> = pack_files(ctx)
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .map(|p| p.display().to_string())
+        .collect();
+    ensure(new.len() == 2, || {
+        format!("objects/pack after one winning push: {new:?}")
     })
 }
