@@ -119,6 +119,55 @@ pub fn settle(
 mod tests {
     use super::*;
 
+    /// A process with a zombie child: `sh` starts `sleep 0` in the
+    /// background, then becomes `sleep 30`, which never reaps it.
+    fn parent_with_zombie() -> std::process::Child {
+        std::process::Command::new("sh")
+            .args(["-c", "sleep 0 & exec sleep 30"])
+            .spawn()
+            .unwrap()
+    }
+
+    #[test]
+    fn settle_reports_zombies_fds_and_a_missing_gotctl() {
+        let mut child = parent_with_zombie();
+        let pid = child.id() as i32;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while procfs::zombies(pid).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let err = settle(
+            pid,
+            Path::new("/nonexistent/gotctl"),
+            Path::new("/nonexistent.sock"),
+            1000,
+            Duration::from_millis(300),
+        )
+        .unwrap_err()
+        .to_string();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(err.contains("zombie children"), "{err}");
+        assert!(err.contains("baseline 1000"), "{err}");
+        assert!(err.contains("gotctl info"), "{err}");
+    }
+
+    #[test]
+    fn settle_fails_when_gotd_is_gone() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        child.wait().unwrap();
+        let err = settle(
+            pid,
+            Path::new("/nonexistent/gotctl"),
+            Path::new("/x.sock"),
+            0,
+            Duration::from_millis(100),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no longer running"), "{err}");
+    }
+
     #[test]
     fn client_count() {
         let text = "gotd PID: 1\nverbosity: 2\nnumber of repositories: 1\nnumber of connected clients: 3\n";

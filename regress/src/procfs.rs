@@ -162,6 +162,42 @@ mod tests {
     }
 
     #[test]
+    fn finds_the_topmost_process_naming_the_config() {
+        use std::os::unix::process::CommandExt;
+        let d = tempfile::tempdir().unwrap();
+        let fake = d.path().join("gotd");
+        std::fs::copy("/bin/sh", &fake).unwrap();
+        let conf = d.path().join("unique-gotd.conf");
+        // The fake daemon and a child that also names the config.
+        let mut child = std::process::Command::new(&fake)
+            .arg("-c")
+            .arg("\"$0\" -c 'sleep 30; true' \"$1\" & sleep 30; true")
+            .arg(&fake)
+            .arg(&conf)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut found = None;
+        while std::time::Instant::now() < deadline {
+            if children(pid).iter().any(|p| p.argv.len() > 2) {
+                found = find_daemon(&conf);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(found, Some(pid));
+        assert_eq!(find_daemon(std::path::Path::new("/no/such.conf")), None);
+    }
+
+    #[test]
     fn sees_itself() {
         let me = std::process::id() as i32;
         assert!(alive(me));
