@@ -92,6 +92,7 @@ fn run_daemon(opts: &Opts) -> anyhow::Result<()> {
         "repo children: no_new_privs, no core dumps, landlock (repository only), seccomp allow-list"
     );
     let instance = Instance {
+        exec_path: gotd::parent::children::exec_path(&exe),
         exe,
         config_path,
         foreground: opts.foreground,

@@ -9,7 +9,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -25,9 +25,6 @@ use super::state::Shared;
 use crate::achannel::AsyncChannel;
 use crate::opts::ChildKind;
 use crate::{log_debug, log_warn};
-
-/// The kernel's name for the running binary.
-const SELF_EXE: &str = "/proc/self/exe";
 
 /// Grace period between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -46,16 +43,18 @@ pub fn spawn(
     repo: &Path,
 ) -> io::Result<(ChildProc, AsyncChannel)> {
     let (ours, theirs) = StdUnixStream::pair()?; // both close-on-exec
-    let (exe, foreground, verbosity) = {
+    let (exe, program, foreground, verbosity) = {
         let s = state.borrow();
         let i = &s.instance;
-        (i.exe.clone(), i.foreground, i.verbosity)
+        (
+            i.exe.clone(),
+            i.exec_path.clone(),
+            i.foreground,
+            i.verbosity,
+        )
     };
-    // Exec through /proc/self/exe: it names our own binary even when the
-    // daemon user may not search the directories it was installed in, and
-    // even if the file has been replaced since we started. argv[0] keeps
-    // the real path for ps(1).
-    let mut cmd = Command::new(SELF_EXE);
+    let mut cmd = Command::new(program);
+    // argv[0] is the real path, for ps(1).
     cmd.arg0(&exe);
     cmd.arg("-T")
         .arg(match kind {
@@ -92,6 +91,21 @@ pub fn spawn(
         },
         ch,
     ))
+}
+
+/// What to execute for a child: our binary's path when the daemon user
+/// can execute it there, else `/proc/self/exe`, which reaches the running
+/// binary even when its directory is not searchable by the daemon user
+/// (e.g. a build tree under /root). The path is preferred because tools
+/// that run the daemon under a supervisor such as valgrind give
+/// `/proc/self/exe` a different meaning.
+pub fn exec_path(exe: &Path) -> PathBuf {
+    use nix::unistd::{access, AccessFlags};
+    if access(exe, AccessFlags::X_OK).is_ok() {
+        exe.to_path_buf()
+    } else {
+        PathBuf::from("/proc/self/exe")
+    }
 }
 
 impl ChildProc {

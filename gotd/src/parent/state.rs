@@ -25,8 +25,11 @@ pub type Shared = Rc<RefCell<State>>;
 /// Fixed facts about this daemon instance.
 #[derive(Debug, Clone)]
 pub struct Instance {
-    /// Absolute path of our own binary, re-executed for children.
+    /// Absolute path of our own binary (argv\[0\] of children).
     pub exe: PathBuf,
+    /// What children are executed from: `exe`, or `/proc/self/exe` when the
+    /// daemon user cannot reach `exe` (see [`exec_path`](crate::parent::children::exec_path)).
+    pub exec_path: PathBuf,
     /// The configuration file, re-read by `gotctl reload`.
     pub config_path: PathBuf,
     pub foreground: bool,
@@ -272,6 +275,7 @@ mod tests {
         State::new(
             Instance {
                 exe: "/bin/false".into(),
+                exec_path: "/bin/false".into(),
                 config_path: "/x".into(),
                 foreground: true,
                 verbosity: 0,
