@@ -29,7 +29,13 @@ fn main() -> ExitCode {
         return match gotd::child::run(kind, repo) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                log_warn!("repo child {}: {e}", std::process::id());
+                // stderr is /dev/null under a daemonized parent and the
+                // terminal when run by hand; the log reaches the admin.
+                let msg = format!("gotd: repo child {}: {e}", std::process::id());
+                if !opts.foreground {
+                    eprintln!("{msg}");
+                }
+                log_warn!("{msg}");
                 ExitCode::from(1)
             }
         };

@@ -813,3 +813,55 @@ fn malformed_requests_are_refused(#[case] bytes: &[u8]) {
     });
     assert!(d.children().is_empty());
 }
+
+#[test]
+fn version_flag() {
+    Command::new(bin("gotd"))
+        .arg("-V")
+        .assert()
+        .success()
+        .stdout(format!("gotd {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn child_mode_refuses_to_run_by_hand() {
+    let out = Command::new(bin("gotd"))
+        .args(["-T", "r", "-P", "/nonexistent"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = text(&out.stderr);
+    if is_root() {
+        assert!(err.contains("repo child must not run as root"), "{err}");
+    } else {
+        assert!(err.contains("fd 3 is not"), "{err}");
+    }
+}
+
+#[test]
+fn children_start_when_the_binary_is_out_of_the_daemon_users_reach() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        return; // needs a directory the daemon user cannot search
+    }
+    let site = Site::new();
+    site.default_conf();
+    let hidden = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(hidden.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let copy = hidden.path().join("gotd");
+    std::fs::copy(bin("gotd"), &copy).unwrap();
+    let log = std::fs::File::create(site.path("hidden.log")).unwrap();
+    let mut child = std::process::Command::new(&copy)
+        .arg("-dv")
+        .arg("-f")
+        .arg(site.conf())
+        .stdin(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    wait_for("gotd to answer", || site.gotctl("info").status.success());
+    one_exchange(&site);
+    assert!(site.gotctl("stop").status.success());
+    wait_for("gotd to exit", || child.try_wait().unwrap().is_some());
+}
