@@ -150,14 +150,8 @@ fn best_match(
     pending: usize,
     w: u128,
 ) -> Option<Match> {
-    let candidates = table.candidates(w);
-    if candidates.is_empty() {
-        return None;
-    }
-    let step = candidates.len().div_ceil(MAX_PROBES);
     let mut best: Option<Match> = None;
-    for &offset in candidates.iter().step_by(step) {
-        let offset = offset as usize;
+    for offset in table.candidates(w, MAX_PROBES) {
         if window(base, offset) != Some(w) {
             continue;
         }

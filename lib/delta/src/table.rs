@@ -9,9 +9,12 @@
 //! A window of 16 bytes fits in one `u128`, so each position is hashed
 //! directly from one load instead of with a rolling polynomial.
 //!
-//! Storage is compressed-row: `starts[b]..starts[b + 1]` indexes the offsets of
-//! bucket `b` in `offsets`, in increasing base order. Four bytes per block of
-//! base plus four per bucket.
+//! Storage is compressed-row: `starts[b]..starts[b + 1]` indexes the entries
+//! of bucket `b` in `entries`, in increasing base order. Block offsets are
+//! multiples of 16, so each entry keeps four more bits of the block's hash in
+//! its low bits: most blocks that merely share a bucket with the window are
+//! skipped without reading the base, which matters once the base no longer
+//! fits in the cache. Four bytes per block of base plus four per bucket.
 
 /// Size of an indexed block and of the window hashed at each target position.
 pub const BLOCK: usize = 16;
@@ -21,10 +24,19 @@ pub const BLOCK: usize = 16;
 pub(crate) struct BlockTable {
     /// `64 - log2(number of buckets)`.
     shift: u32,
-    /// Bucket `b` holds `offsets[starts[b]..starts[b + 1]]`.
+    /// Bucket `b` holds `entries[starts[b]..starts[b + 1]]`.
     starts: Vec<u32>,
-    /// Base offsets of the blocks, grouped by bucket.
-    offsets: Vec<u32>,
+    /// Base offset of each block ORed with its [`tag`], grouped by bucket.
+    entries: Vec<u32>,
+}
+
+/// Low bits of an entry holding the tag; the rest is the block offset.
+const TAG_MASK: u32 = BLOCK as u32 - 1;
+
+/// Four hash bits (below any bucket bits) kept in each entry.
+#[inline]
+fn tag(hash: u64) -> u32 {
+    (hash >> 24) as u32 & TAG_MASK
 }
 
 /// Reads the window starting at `pos`, if `BLOCK` bytes remain.
@@ -56,52 +68,65 @@ impl BlockTable {
         }
         let buckets = blocks.next_power_of_two().max(16);
         let shift = 64 - buckets.trailing_zeros();
-        let bucket_of = |block: usize| -> usize {
-            let w = window(indexed, block * BLOCK).unwrap_or_default();
-            (mix(w) >> shift) as usize
-        };
-        let ids: Vec<u32> = (0..blocks).map(|b| bucket_of(b) as u32).collect();
+        let hashes: Vec<u64> = (0..blocks)
+            .map(|b| mix(window(indexed, b * BLOCK).unwrap_or_default()))
+            .collect();
         let mut starts = vec![0u32; buckets + 1];
-        for &id in &ids {
-            starts[id as usize + 1] += 1;
+        for &h in &hashes {
+            starts[(h >> shift) as usize + 1] += 1;
         }
         for b in 0..buckets {
             starts[b + 1] += starts[b];
         }
         // Fill each bucket in increasing offset order.
         let mut cursor: Vec<u32> = starts[..buckets].to_vec();
-        let mut offsets = vec![0u32; blocks];
-        for (block, &id) in ids.iter().enumerate() {
-            let slot = &mut cursor[id as usize];
-            offsets[*slot as usize] = (block * BLOCK) as u32;
+        let mut entries = vec![0u32; blocks];
+        for (block, &h) in hashes.iter().enumerate() {
+            let slot = &mut cursor[(h >> shift) as usize];
+            entries[*slot as usize] = (block * BLOCK) as u32 | tag(h);
             *slot += 1;
         }
         BlockTable {
             shift,
             starts,
-            offsets,
+            entries,
         }
     }
 
     /// Whether the base had no complete block.
     pub(crate) fn is_empty(&self) -> bool {
-        self.offsets.is_empty()
+        self.entries.is_empty()
     }
 
     /// Offsets of base blocks whose hash equals the hash of `window` (a
-    /// superset of the blocks equal to it).
+    /// superset of the blocks equal to it), in increasing order. A bucket
+    /// with more than `max` entries (a block repeated all over the base) is
+    /// sampled evenly down to at most `max`.
     #[inline]
-    pub(crate) fn candidates(&self, window: u128) -> &[u32] {
-        if self.is_empty() {
-            return &[];
-        }
-        let b = (mix(window) >> self.shift) as usize;
-        &self.offsets[self.starts[b] as usize..self.starts[b + 1] as usize]
+    pub(crate) fn candidates(&self, window: u128, max: usize) -> impl Iterator<Item = usize> + '_ {
+        let h = mix(window);
+        let entries: &[u32] = if self.is_empty() {
+            &[]
+        } else {
+            let b = (h >> self.shift) as usize;
+            &self.entries[self.starts[b] as usize..self.starts[b + 1] as usize]
+        };
+        let step = if entries.len() > max {
+            entries.len().div_ceil(max)
+        } else {
+            1
+        };
+        let tag = tag(h);
+        entries
+            .iter()
+            .step_by(step)
+            .filter(move |&&e| e & TAG_MASK == tag)
+            .map(|&e| (e & !TAG_MASK) as usize)
     }
 
     /// Heap bytes used by the table.
     pub(crate) fn heap_size(&self) -> usize {
-        (self.starts.capacity() + self.offsets.capacity()) * std::mem::size_of::<u32>()
+        (self.starts.capacity() + self.entries.capacity()) * std::mem::size_of::<u32>()
     }
 }
 
@@ -116,7 +141,10 @@ mod tests {
         for block in 0..base.len() / BLOCK {
             let off = block * BLOCK;
             let w = window(&base, off).unwrap();
-            assert!(table.candidates(w).contains(&(off as u32)), "block {block}");
+            assert!(
+                table.candidates(w, usize::MAX).any(|c| c == off),
+                "block {block}"
+            );
         }
     }
 
@@ -125,13 +153,48 @@ mod tests {
         assert!(BlockTable::new(b"").is_empty());
         assert!(BlockTable::new(&[1; BLOCK - 1]).is_empty());
         let table = BlockTable::new(&[1; BLOCK + 5]);
-        assert_eq!(table.candidates(u128::from_le_bytes([1; BLOCK])), &[0]);
+        let found: Vec<usize> = table
+            .candidates(u128::from_le_bytes([1; BLOCK]), 64)
+            .collect();
+        assert_eq!(found, [0]);
     }
 
     #[test]
     fn repeated_blocks_share_a_bucket_in_offset_order() {
         let table = BlockTable::new(&[0; BLOCK * 4]);
-        assert_eq!(table.candidates(0), &[0, 16, 32, 48]);
+        let found: Vec<usize> = table.candidates(0, 64).collect();
+        assert_eq!(found, [0, 16, 32, 48]);
+    }
+
+    #[test]
+    fn large_buckets_are_sampled_evenly() {
+        let table = BlockTable::new(&[0; BLOCK * 100]);
+        let found: Vec<usize> = table.candidates(0, 10).collect();
+        assert_eq!(
+            found,
+            (0..100).step_by(10).map(|b| b * BLOCK).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn tags_filter_most_blocks_sharing_a_bucket() {
+        // A table with a single bucket per 16 blocks at least: look up windows
+        // absent from the base and count how many candidates survive.
+        let base: Vec<u8> = (0..BLOCK as u32 * 4096)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let table = BlockTable::new(&base);
+        let mut raw = 0;
+        let mut kept = 0;
+        for i in 0..4096u128 {
+            let w = i.wrapping_mul(0x0123_4567_89ab_cdef_0fed_cba9_8765_4321);
+            let h = mix(w);
+            let b = (h >> table.shift) as usize;
+            raw += (table.starts[b + 1] - table.starts[b]) as usize;
+            kept += table.candidates(w, usize::MAX).count();
+        }
+        assert!(raw > 1000, "{raw}");
+        assert!(kept * 8 < raw, "{kept} of {raw} kept");
     }
 
     #[test]
