@@ -26,6 +26,16 @@ use crate::{Fail, FetchRequest};
 /// The object database handle pack generation shares between threads.
 pub(crate) type Db = gix::odb::Cache<gix::odb::store::Handle<std::sync::Arc<gix::odb::Store>>>;
 
+/// What the paths of the walked trees tell about good delta bases.
+#[derive(Default)]
+pub(crate) struct Hints {
+    /// For a thin pack: sent object -> an object the client has at the same path.
+    pub client_base: HashMap<ObjectId, ObjectId>,
+    /// Sent object -> hash of the path it was found at (objects with the
+    /// same path hash are likely versions of one file).
+    pub name: gix::hashtable::HashMap<ObjectId, u32>,
+}
+
 /// The result of enumeration.
 pub(crate) struct ObjectSet {
     /// One entry per object to send, no duplicates.
@@ -35,9 +45,8 @@ pub(crate) struct ObjectSet {
     pub client_has: HashSet<ObjectId>,
     /// How many commits are sent.
     pub commits: usize,
-    /// For a thin pack: sent object -> an object the client has at the same
-    /// path, the natural delta base.
-    pub hints: HashMap<ObjectId, ObjectId>,
+    /// Delta-base hints from the paths objects were found at.
+    pub hints: Hints,
 }
 
 /// Computes the object set for `req`.
@@ -107,13 +116,13 @@ pub(crate) fn enumerate(
     }
     let commits = walked.len();
 
-    if hidden.is_empty() {
+    if hidden.is_empty() && single_pack(repo) {
         let counts = count_full(db, walked, roots, tags, threads)?;
         return Ok(ObjectSet {
             counts,
             client_has: HashSet::default(),
             commits,
-            hints: HashMap::new(),
+            hints: Hints::default(),
         });
     }
 
@@ -139,7 +148,7 @@ pub(crate) fn enumerate(
         HashSet::default()
     };
     let mut out = Vec::new();
-    let mut hints = HashMap::new();
+    let mut hints = Hints::default();
     for id in walked {
         if tw.seen.insert(id) {
             out.push(id);
@@ -222,8 +231,25 @@ fn with_bitmap(
         counts,
         client_has: HashSet::default(),
         commits,
-        hints: HashMap::new(),
+        hints: Hints::default(),
     }))
+}
+
+/// True if the repository's objects are all in one pack. Then the pack's
+/// own deltas serve a clone well and the faster threaded counter is used;
+/// otherwise (a pack per push, loose objects) objects are enumerated with
+/// their paths so that whole objects can be deltified.
+fn single_pack(repo: &gix::Repository) -> bool {
+    let objects = repo.objects.store_ref().path();
+    let packs = std::fs::read_dir(objects.join("pack"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+                .count()
+        })
+        .unwrap_or(0);
+    let loose = (0..=255u8).any(|b| objects.join(format!("{b:02x}")).is_dir());
+    packs == 1 && !loose
 }
 
 /// A full clone: gix-pack's threaded counter expands each commit to its tree.
@@ -269,7 +295,7 @@ enum Visit<'a> {
     /// client has another object at the same path.
     Emit {
         out: &'a mut Vec<ObjectId>,
-        hints: &'a mut HashMap<ObjectId, ObjectId>,
+        hints: &'a mut Hints,
     },
 }
 
@@ -325,8 +351,9 @@ impl TreeWalker<'_> {
             }
             Visit::Emit { out, hints } => {
                 out.push(id);
+                hints.name.insert(id, gotd_delta::name_hash(path));
                 if let Some(&base) = self.client_paths.as_ref().and_then(|p| p.get(path)) {
-                    hints.insert(id, base);
+                    hints.client_base.insert(id, base);
                 }
             }
         }

@@ -43,6 +43,9 @@ struct Stats {
     computed: usize,
 }
 
+/// Longest chain of computed deltas.
+const MAX_CHAIN: u8 = 50;
+
 /// Objects smaller than this are not worth a computed delta.
 const MIN_DELTA_TARGET: usize = 64;
 
@@ -143,6 +146,7 @@ fn write_pack(
         db,
         client_has: &set.client_has,
         hints: &set.hints,
+        last_by_name: HashMap::new(),
         thin: caps.thin_pack,
         ofs: caps.ofs_delta,
         ids: Vec::with_capacity(num as usize),
@@ -176,7 +180,10 @@ struct SafeEntries<'a, I> {
     inner: I,
     db: Db,
     client_has: &'a HashSet<ObjectId>,
-    hints: &'a HashMap<ObjectId, ObjectId>,
+    hints: &'a objects::Hints,
+    /// Path hash -> (index, chain depth) of the last whole or computed
+    /// entry sent from that path: the base tried for the next version.
+    last_by_name: HashMap<u32, (usize, u8)>,
     thin: bool,
     ofs: bool,
     /// Ids in the order they are written; `index` maps them back.
@@ -202,8 +209,13 @@ impl<I> SafeEntries<'_, I> {
             return Err(self
                 .fail("pack generation failed: an object is missing from the repository".into()));
         }
+        // Depth of a delta chain that starts at this entry, if it may serve
+        // as a base for computed deltas (reused deltas have unknown depth).
+        let mut chain = None;
         match entry.kind {
-            Kind::Base(_) => self.try_thin_delta(entry)?,
+            Kind::Base(_) => {
+                chain = self.compute_delta(entry)?;
+            }
             Kind::DeltaRef { object_index } => {
                 if !self.ofs {
                     entry.kind = Kind::DeltaOid {
@@ -217,9 +229,12 @@ impl<I> SafeEntries<'_, I> {
                 None if self.thin && self.client_has.contains(&base) => {}
                 None => {
                     self.whole(entry)?;
-                    self.try_thin_delta(entry)?;
+                    chain = self.compute_delta(entry)?;
                 }
             },
+        }
+        if let (Some(depth), Some(&name)) = (chain, self.hints.name.get(&entry.id)) {
+            self.last_by_name.insert(name, (self.ids.len(), depth));
         }
         if !matches!(entry.kind, Kind::Base(_)) {
             self.stats.deltas += 1;
@@ -230,31 +245,79 @@ impl<I> SafeEntries<'_, I> {
         Ok(())
     }
 
-    /// For a whole blob or tree with a hinted base the client has, sends a
-    /// freshly computed delta against that base instead when it is smaller.
-    fn try_thin_delta(&mut self, entry: &mut Entry) -> Result<(), gix::Error> {
-        let Some(&base) = self.hints.get(&entry.id) else {
-            return Ok(());
-        };
+    /// For a whole blob or tree, tries a freshly computed delta: first
+    /// against the object the client has at the same path (thin packs),
+    /// then against the last object sent from the same path. Returns the
+    /// entry's chain depth.
+    fn compute_delta(&mut self, entry: &mut Entry) -> Result<Option<u8>, gix::Error> {
         let kind = match entry.kind {
             Kind::Base(k @ (gix::objs::Kind::Blob | gix::objs::Kind::Tree)) => k,
-            _ => return Ok(()),
+            _ => return Ok(Some(0)),
         };
-        if !self.thin
-            || entry.decompressed_size < MIN_DELTA_TARGET
-            || !self.client_has.contains(&base)
-        {
-            return Ok(());
+        if entry.decompressed_size < MIN_DELTA_TARGET {
+            return Ok(Some(0));
         }
-        let Some(target) = self.load(entry.id) else {
-            return Err(self.fail(format!("object {} not found", entry.id.to_hex())));
+        let mut target = None;
+        if let Some(&base) = self.hints.client_base.get(&entry.id) {
+            if self.thin && self.client_has.contains(&base) {
+                let t = self.load_target(entry)?;
+                if self.try_delta(entry, kind, &t, base, Kind::DeltaOid { id: base })? {
+                    return Ok(Some(1));
+                }
+                target = Some(t);
+            }
+        }
+        let Some(&name) = self.hints.name.get(&entry.id) else {
+            return Ok(Some(0));
         };
+        let Some(&(base_index, depth)) = self.last_by_name.get(&name) else {
+            return Ok(Some(0));
+        };
+        if depth >= MAX_CHAIN {
+            return Ok(Some(0));
+        }
+        let t = match target {
+            Some(t) => t,
+            None => self.load_target(entry)?,
+        };
+        let base = self.ids[base_index];
+        let as_kind = if self.ofs {
+            Kind::DeltaRef {
+                object_index: base_index,
+            }
+        } else {
+            Kind::DeltaOid { id: base }
+        };
+        Ok(Some(if self.try_delta(entry, kind, &t, base, as_kind)? {
+            depth + 1
+        } else {
+            0
+        }))
+    }
+
+    fn load_target(&mut self, entry: &Entry) -> Result<Vec<u8>, gix::Error> {
+        match self.load(entry.id) {
+            Some(t) => Ok(t),
+            None => Err(self.fail(format!("object {} not found", entry.id.to_hex()))),
+        }
+    }
+
+    /// Replaces `entry` by a delta of `target` against `base`, written as
+    /// `as_kind`, if that is smaller. Returns whether it did.
+    fn try_delta(
+        &mut self,
+        entry: &mut Entry,
+        kind: gix::objs::Kind,
+        target: &[u8],
+        base: ObjectId,
+        as_kind: Kind,
+    ) -> Result<bool, gix::Error> {
         let Some(base_data) = self.load(base) else {
-            return Ok(());
+            return Ok(false);
         };
-        let Some(delta) = gotd_delta::DeltaIndex::new(&base_data).encode(&target, target.len() / 2)
+        let Some(delta) = gotd_delta::DeltaIndex::new(&base_data).encode(target, target.len() / 2)
         else {
-            return Ok(());
+            return Ok(false);
         };
         let count = Count {
             id: entry.id,
@@ -262,14 +325,15 @@ impl<I> SafeEntries<'_, I> {
         };
         let data = gix::objs::Data::new(&delta, kind, gix::hash::Kind::Sha1);
         let packed = Entry::from_data(&count, &data, self.compression)?;
-        if packed.compressed_data.len() < entry.compressed_data.len() {
-            *entry = Entry {
-                kind: Kind::DeltaOid { id: base },
-                ..packed
-            };
-            self.stats.computed += 1;
+        if packed.compressed_data.len() >= entry.compressed_data.len() {
+            return Ok(false);
         }
-        Ok(())
+        *entry = Entry {
+            kind: as_kind,
+            ..packed
+        };
+        self.stats.computed += 1;
+        Ok(true)
     }
 
     /// An object's decompressed data.

@@ -289,3 +289,39 @@ fn fetch_with_many_haves(#[case] version: u32) {
         run(&f.srv(), &["rev-parse", "main"])
     );
 }
+
+/// Size of the single pack of a fresh bare clone.
+fn clone_pack_size(top: &Path, upload_pack: Option<&str>, url: &str, name: &str) -> u64 {
+    let mut args = vec!["clone", "-q", "--bare", "--no-local"];
+    let up;
+    if let Some(p) = upload_pack {
+        up = format!("--upload-pack={p}");
+        args.push(&up);
+    }
+    args.extend([url, name]);
+    run(top, &args);
+    fsck(&top.join(name));
+    std::fs::read_dir(top.join(name).join("objects/pack"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+/// A repository made of one pack per push (the layout pushes leave
+/// behind): objects whose stored deltas cannot be reused are deltified
+/// again, so the clone stays close to git's size.
+#[test]
+fn many_packs_clone_size() {
+    let f = Fixture::new();
+    run(&f.srv(), &["config", "receive.unpackLimit", "1"]);
+    for _ in 0..10 {
+        f.commits("main", 3);
+    }
+    let top = f.dir.path();
+    let ours = clone_pack_size(top, Some(server_bin()), &f.url(), "ours.git");
+    let git = clone_pack_size(top, None, &f.url(), "git.git");
+    eprintln!("many packs: ours {ours} bytes, git {git} bytes");
+    assert!(ours * 10 <= git * 15, "ours {ours} bytes, git {git} bytes");
+}
