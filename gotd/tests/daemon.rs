@@ -852,14 +852,28 @@ fn children_start_when_the_binary_is_out_of_the_daemon_users_reach() {
     let copy = hidden.path().join("gotd");
     std::fs::copy(bin("gotd"), &copy).unwrap();
     let log = std::fs::File::create(site.path("hidden.log")).unwrap();
-    let mut child = std::process::Command::new(&copy)
-        .arg("-dv")
-        .arg("-f")
-        .arg(site.conf())
-        .stdin(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    // Another test thread forking while the copy was open for writing can
+    // make exec fail with ETXTBSY for a moment.
+    let mut spawned = None;
+    wait_for(
+        "the copy to be executable",
+        || match std::process::Command::new(&copy)
+            .arg("-dv")
+            .arg("-f")
+            .arg(site.conf())
+            .stdin(Stdio::null())
+            .stderr(log.try_clone().unwrap())
+            .spawn()
+        {
+            Ok(c) => {
+                spawned = Some(c);
+                true
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => false,
+            Err(e) => panic!("spawning {}: {e}", copy.display()),
+        },
+    );
+    let mut child = spawned.unwrap();
     wait_for("gotd to answer", || site.gotctl("info").status.success());
     one_exchange(&site);
     assert!(site.gotctl("stop").status.success());
