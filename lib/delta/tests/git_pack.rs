@@ -151,7 +151,14 @@ fn pairs() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
     let mut binary_edit = binary.clone();
     binary_edit[1000..1010].copy_from_slice(&rng.bytes(10));
     binary_edit.truncate(65 * 1024);
+    // Over 16 MiB so copies need four offset bytes; edits near both ends.
+    let big = rng.bytes(17 << 20);
+    let mut big_edit = big.clone();
+    big_edit[(16 << 20) + 5..(16 << 20) + 9].copy_from_slice(b"EDIT");
+    big_edit.splice(100..200, b"moved".iter().copied());
+    big_edit.extend_from_slice(&big[(1 << 20)..(1 << 20) + 70_000]);
     vec![
+        ("17 MiB, 4-byte offsets", big, big_edit),
         (
             "one line changed",
             code.clone(),
