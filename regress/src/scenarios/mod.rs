@@ -4,6 +4,7 @@
 pub mod control;
 pub mod faults;
 pub mod interop;
+pub mod invocation;
 pub mod leaks;
 pub mod limits;
 pub mod local;
@@ -91,6 +92,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(interop::scenarios());
     v.extend(protocol::scenarios());
     v.extend(control::scenarios());
+    v.extend(invocation::scenarios());
     v.extend(faults::scenarios());
     v.extend(stress::scenarios());
     v.extend(leaks::scenarios());
