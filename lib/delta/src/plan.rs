@@ -99,7 +99,7 @@ pub fn try_plan<K, E>(
         return Ok(choices);
     }
     let mut depth = vec![0usize; candidates.len()];
-    let mut recent: VecDeque<Slot> = VecDeque::with_capacity(window + 1);
+    let mut recent: VecDeque<Slot> = VecDeque::with_capacity(window.min(64));
     for i in search_order(candidates) {
         let kind = candidates[i].kind;
         if recent
@@ -376,6 +376,15 @@ mod tests {
             stored < 6 * versions[0].len(),
             "{stored} bytes stored, {whole} whole"
         );
+    }
+
+    #[test]
+    fn unbounded_window_and_depth_are_accepted() {
+        let objects = [text(50, 0), text(49, 0), text(48, 0)];
+        let cands: Vec<_> = objects.iter().map(|o| candidate(3, "f", o.len())).collect();
+        let choices = plan(&cands, usize::MAX, usize::MAX, |i| objects[i].clone());
+        check(&cands, &objects, &choices, usize::MAX);
+        assert!(choices[1].is_some() && choices[2].is_some());
     }
 
     #[test]
