@@ -28,6 +28,15 @@ pub fn scenarios() -> Vec<Scenario> {
             },
         },
         Scenario {
+            name: "gotctl_reload",
+            about: "gotctl reload applies new rules; a bad config is refused and the old stays",
+            skip_if: None,
+            body: Body::Served {
+                setup: setup(),
+                run: gotctl_reload,
+            },
+        },
+        Scenario {
             name: "gotctl_stop",
             about: "gotctl stop with a client connected: everything exits",
             skip_if: None,
@@ -132,4 +141,69 @@ mod tests {
              client UID [N], GID [N], repo PID [N], reading from repository \"test-repo\" since [TIME]"
         );
     }
+}
+
+fn gotctl(ctx: &Ctx, verb: &str, as_test_user: bool) -> Result<std::process::Output> {
+    let mut c = Command::new(ctx.w.bins.gotctl());
+    if as_test_user {
+        cmd::as_user(&mut c, &ctx.w.test_user, Some(&ctx.w.client.home));
+    }
+    c.arg("-f").arg(&ctx.w.sock).arg(verb);
+    cmd::run(&mut c, None, ctx.t())
+}
+
+fn gotctl_reload(ctx: &mut Ctx) -> Result<()> {
+    ctx.clone("a", &[])?;
+    std::fs::write(ctx.path("a/alpha"), "reloaded\n")?;
+    ctx.git_in("a", &["commit", "-q", "-a", "-m", "after reload"])?;
+    let err = ctx.git_fails_in("a", &["push", "origin", "main"])?;
+    ensure_contains(&err, "Permission denied")?;
+
+    // A client connected across the reload keeps being served.
+    let cmdline = format!("git-upload-pack {}", ctx.w.settings.repo_name);
+    let mut session = ctx.client().ssh_open(&cmdline)?;
+    session.read_advertisement()?;
+
+    let conf = ctx.gotd.launch.conf.clone();
+    let text = std::fs::read_to_string(&conf)?;
+    let rw = text.replace("permit ro ", "permit rw ");
+    ensure(rw != text, || "no permit ro line to change".into())?;
+    std::fs::write(&conf, &rw)?;
+    let out = gotctl(ctx, "reload", true)?;
+    ensure(!out.status.success(), || {
+        "reload by another user succeeded".into()
+    })?;
+    ensure_contains(&cmd::stderr_text(&out), "Operation not permitted")?;
+    let out = gotctl(ctx, "reload", false)?;
+    ensure(out.status.success(), || {
+        format!("gotctl reload: {}", cmd::stderr_text(&out))
+    })?;
+    ctx.git_in("a", &["push", "-q", "origin", "main"])
+        .context("push after reloading with permit rw")?;
+
+    // A broken configuration is refused; the running one stays.
+    std::fs::write(&conf, "repository {\n")?;
+    let out = gotctl(ctx, "reload", false)?;
+    ensure(!out.status.success(), || {
+        "reload of a broken config succeeded".into()
+    })?;
+    ensure(cmd::stderr_text(&out).starts_with("gotctl: "), || {
+        format!("gotctl reload error: {:?}", cmd::stderr_text(&out))
+    })?;
+    std::fs::write(&conf, &rw)?;
+    super::write::commit_n(ctx, "a", "beta", 1, "after a bad reload")?;
+    ctx.git_in("a", &["push", "-q", "origin", "main"])
+        .context("push after a refused reload")?;
+
+    // The session from before the first reload ends cleanly (a flush
+    // instead of wants, as ls-remote does).
+    session.send(b"0000")?;
+    let out = session.finish(ctx.t())?;
+    ensure(out.status.success(), || {
+        format!(
+            "session across the reload: {}: {}",
+            cmd::status_text(out.status),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })
 }
