@@ -123,26 +123,6 @@ fn gotctl_stop(ctx: &mut Ctx) -> Result<()> {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn info_redaction() {
-        let info = "gotd PID: 4242\nverbosity: 2\nnumber of repositories: 1\n\
-                    number of connected clients: 1\n\
-                    repository \"test-repo\", path /tmp/x/test-repo.git\n\
-                    client UID 1001, GID 1001, repo PID 4250, reading from repository \"test-repo\" since Fri Dec  4 21:00:00 2026";
-        assert_eq!(
-            redact_info(info, "/tmp/x/test-repo.git"),
-            "gotd PID: [N]\nverbosity: [N]\nnumber of repositories: 1\n\
-             number of connected clients: 1\n\
-             repository \"test-repo\", path [REPO]\n\
-             client UID [N], GID [N], repo PID [N], reading from repository \"test-repo\" since [TIME]"
-        );
-    }
-}
-
 fn gotctl(ctx: &Ctx, verb: &str, as_test_user: bool) -> Result<std::process::Output> {
     let mut c = Command::new(ctx.w.bins.gotctl());
     if as_test_user {
@@ -206,4 +186,24 @@ fn gotctl_reload(ctx: &mut Ctx) -> Result<()> {
             String::from_utf8_lossy(&out.stderr).trim()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_redaction() {
+        let info = "gotd PID: 4242\nverbosity: 2\nnumber of repositories: 1\n\
+                    number of connected clients: 1\n\
+                    repository \"test-repo\", path /tmp/x/test-repo.git\n\
+                    client UID 1001, GID 1001, repo PID 4250, reading from repository \"test-repo\" since Fri Dec  4 21:00:00 2026";
+        assert_eq!(
+            redact_info(info, "/tmp/x/test-repo.git"),
+            "gotd PID: [N]\nverbosity: [N]\nnumber of repositories: 1\n\
+             number of connected clients: 1\n\
+             repository \"test-repo\", path [REPO]\n\
+             client UID [N], GID [N], repo PID [N], reading from repository \"test-repo\" since [TIME]"
+        );
+    }
 }
