@@ -138,7 +138,11 @@ impl Client {
             .stderr(Stdio::piped());
         let mut child = c.spawn().context("starting ssh")?;
         let stdin = child.stdin.take();
-        Ok(OpenSession { child, stdin })
+        Ok(OpenSession {
+            child,
+            stdin,
+            timeout: self.timeout,
+        })
     }
 }
 
@@ -199,30 +203,52 @@ impl Drop for Master {
 pub struct OpenSession {
     child: Child,
     stdin: Option<ChildStdin>,
+    /// How long a read may wait for the server.
+    timeout: Duration,
 }
 
 impl OpenSession {
     /// Reads stdout until at least `n` bytes arrived or stdout closed.
     pub fn read_at_least(&mut self, n: usize) -> Result<Vec<u8>> {
-        let out = self.child.stdout.as_mut().context("stdout taken")?;
-        let mut buf = vec![0u8; 65536];
         let mut got = Vec::new();
         while got.len() < n {
-            let k = out.read(&mut buf)?;
-            if k == 0 {
+            let chunk = self.read_some()?;
+            if chunk.is_empty() {
                 break;
             }
-            got.extend_from_slice(&buf[..k]);
+            got.extend_from_slice(&chunk);
         }
         Ok(got)
+    }
+
+    /// One read from stdout (empty at EOF), waiting at most the client
+    /// timeout; a server that says nothing for that long is an error.
+    fn read_some(&mut self) -> Result<Vec<u8>> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
+        let out = self.child.stdout.as_mut().context("stdout taken")?;
+        let ms = i32::try_from(self.timeout.as_millis()).unwrap_or(i32::MAX);
+        let ready = {
+            let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLIN)];
+            poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            )?
+        };
+        if ready == 0 {
+            let _ = self.child.kill();
+            bail!("the server sent nothing for {}s", self.timeout.as_secs());
+        }
+        let mut buf = vec![0u8; 65536];
+        let k = out.read(&mut buf)?;
+        buf.truncate(k);
+        Ok(buf)
     }
 
     /// Reads pkt-lines until the first flush (an advertisement); returns the
     /// payloads before it. An `ERR` line or EOF before the flush is an error.
     pub fn read_advertisement(&mut self) -> Result<Vec<Vec<u8>>> {
-        let out = self.child.stdout.as_mut().context("stdout taken")?;
         let mut got = Vec::new();
-        let mut buf = vec![0u8; 65536];
         loop {
             let (pkts, _) = parse_pkts(&got);
             if let Some(end) = pkts.iter().position(|p| p.is_none()) {
@@ -234,11 +260,11 @@ impl OpenSession {
             {
                 bail!("server refused: {}", String::from_utf8_lossy(err));
             }
-            let k = out.read(&mut buf)?;
-            if k == 0 {
+            let chunk = self.read_some()?;
+            if chunk.is_empty() {
                 bail!("EOF before the end of the advertisement");
             }
-            got.extend_from_slice(&buf[..k]);
+            got.extend_from_slice(&chunk);
         }
     }
 
@@ -287,22 +313,53 @@ impl OpenSession {
     /// Closes stdin and collects the rest of the session.
     pub fn finish(mut self, timeout: Duration) -> Result<Output> {
         drop(self.stdin.take());
-        let pid = self.child.id() as i32;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let child = self.child;
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait_with_output());
-        });
-        match rx.recv_timeout(timeout) {
-            Ok(out) => Ok(out?),
-            Err(_) => {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-                bail!("ssh session did not end within {}s", timeout.as_secs())
+        let reader = |pipe: Option<Box<dyn Read + Send>>| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut v);
+                }
+                let _ = tx.send(v);
+            });
+            rx
+        };
+        let out = reader(
+            self.child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let err = reader(
+            self.child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let deadline = std::time::Instant::now() + timeout;
+        let status = loop {
+            if let Some(st) = self.child.try_wait()? {
+                break st;
             }
-        }
+            if std::time::Instant::now() > deadline {
+                bail!("ssh session did not end within {}s", timeout.as_secs());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let linger = Duration::from_secs(5);
+        Ok(Output {
+            status,
+            stdout: out.recv_timeout(linger).unwrap_or_default(),
+            stderr: err.recv_timeout(linger).unwrap_or_default(),
+        })
+    }
+}
+
+impl Drop for OpenSession {
+    /// A session abandoned on an error path must not outlive the scenario.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
