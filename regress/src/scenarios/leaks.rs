@@ -13,13 +13,12 @@ pub fn scenarios() -> Vec<Scenario> {
     vec![Scenario {
         name: "leaks",
         about: "gotd parent under valgrind: 0 bytes definitely lost",
-        skip_if: Some(|| {
-            let valgrind = std::env::var("GOTD_TEST_VALGRIND").unwrap_or("valgrind".into());
-            let found = std::process::Command::new(&valgrind)
+        skip_if: Some(|settings| {
+            let found = std::process::Command::new(&settings.valgrind)
                 .arg("--version")
                 .output()
                 .is_ok_and(|o| o.status.success());
-            (!found).then(|| format!("{valgrind} is not installed"))
+            (!found).then(|| format!("{} is not installed", settings.valgrind))
         }),
         body: Body::Served {
             setup: Setup {

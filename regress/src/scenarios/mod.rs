@@ -71,7 +71,7 @@ pub struct Scenario {
     pub name: &'static str,
     pub about: &'static str,
     /// A reason to skip (e.g. a client that is not installed), checked first.
-    pub skip_if: Option<fn() -> Option<String>>,
+    pub skip_if: Option<fn(&Settings) -> Option<String>>,
     pub body: Body,
 }
 
@@ -185,7 +185,7 @@ impl Ctx<'_> {
 
 /// Runs one scenario to an outcome (never panics out).
 pub fn run_one(s: &Scenario, world: Option<&World>, local: &LocalCtx) -> (Outcome, Vec<String>) {
-    if let Some(reason) = s.skip_if.and_then(|f| f()) {
+    if let Some(reason) = s.skip_if.and_then(|f| f(&local.settings)) {
         return (Outcome::Skip(reason), Vec::new());
     }
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &s.body {

@@ -46,7 +46,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "repo_read_got",
             about: "got clone of a read-only repository",
-            skip_if: Some(|| {
+            skip_if: Some(|_| {
                 which("got")
                     .is_none()
                     .then(|| "got is not installed (no `got` in PATH)".to_string())
