@@ -31,9 +31,18 @@ pub(crate) type Db = gix::odb::Cache<gix::odb::store::Handle<std::sync::Arc<gix:
 pub(crate) struct Hints {
     /// For a thin pack: sent object -> an object the client has at the same path.
     pub client_base: HashMap<ObjectId, ObjectId>,
-    /// Sent object -> hash of the path it was found at (objects with the
-    /// same path hash are likely versions of one file).
+    /// Sent object -> number of the path it was found at (objects from the
+    /// same path are likely versions of one file).
     pub name: gix::hashtable::HashMap<ObjectId, u32>,
+    /// Path -> its number.
+    paths: HashMap<Vec<u8>, u32>,
+}
+
+impl Hints {
+    fn path_number(&mut self, path: &[u8]) -> u32 {
+        let next = self.paths.len() as u32;
+        *self.paths.entry(path.to_vec()).or_insert(next)
+    }
 }
 
 /// The result of enumeration.
@@ -351,7 +360,8 @@ impl TreeWalker<'_> {
             }
             Visit::Emit { out, hints } => {
                 out.push(id);
-                hints.name.insert(id, gotd_delta::name_hash(path));
+                let number = hints.path_number(path);
+                hints.name.insert(id, number);
                 if let Some(&base) = self.client_paths.as_ref().and_then(|p| p.get(path)) {
                     hints.client_base.insert(id, base);
                 }

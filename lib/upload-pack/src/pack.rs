@@ -46,6 +46,9 @@ struct Stats {
 /// Longest chain of computed deltas.
 const MAX_CHAIN: u8 = 50;
 
+/// Assumed chain depth of a delta copied from a stored pack.
+const REUSED_DEPTH: u8 = 25;
+
 /// Objects smaller than this are not worth a computed delta.
 const MIN_DELTA_TARGET: usize = 64;
 
@@ -209,9 +212,10 @@ impl<I> SafeEntries<'_, I> {
             return Err(self
                 .fail("pack generation failed: an object is missing from the repository".into()));
         }
-        // Depth of a delta chain that starts at this entry, if it may serve
-        // as a base for computed deltas (reused deltas have unknown depth).
-        let mut chain = None;
+        // Depth of the delta chain ending at this entry. Reused deltas have
+        // an unknown depth; they are assumed halfway to the limit (a longer
+        // chain only costs the client time, it is never invalid).
+        let mut chain = Some(REUSED_DEPTH);
         match entry.kind {
             Kind::Base(_) => {
                 chain = self.compute_delta(entry)?;
