@@ -1,16 +1,22 @@
 //! Compares the planner with `git pack-objects` on a real repository.
 //!
 //! ```text
-//! cargo run --release -p gotd-delta --example compare_pack -- <repo> [<rev-list args>...]
+//! cargo run --release -p gotd-delta --example compare_pack -- <repo> [--thin] [<revs>...]
 //! ```
 //!
-//! Both sides get the same objects (`git rev-list --objects`, default
+//! Both sides get the same objects (`git rev-list --objects <revs>`, default
 //! `--all`), the same window (10) and depth (50), one thread, and no reuse of
-//! existing deltas. Reported: the number of deltas, the sum of the
-//! zlib-compressed entry payloads (ours) versus the pack size (git's, which
-//! adds entry headers, base offsets and the 32-byte header/trailer), and
-//! wall-clock times.
+//! existing deltas. With `--thin`, the trees and blobs of every `^<rev>` are
+//! offered to the planner as base-only objects (what a thin pack may delta
+//! against) and git gets `--thin`.
+//!
+//! Reported: deltas per object type, the zlib-compressed payloads, our
+//! estimated pack size (payloads plus entry headers: type/size varint,
+//! 20-byte base id for a delta against a base-only object, 3 bytes assumed
+//! for an OFS_DELTA offset, 32 bytes of pack header and trailer) against
+//! the size of git's pack, and wall-clock times.
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -19,41 +25,58 @@ use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use gotd_delta::{name_hash, plan, Candidate, DEFAULT_MAX_DEPTH, DEFAULT_WINDOW};
 
-fn kind_number(kind: &str) -> u8 {
-    match kind {
-        "commit" => 1,
-        "tree" => 2,
-        "blob" => 3,
-        "tag" => 4,
-        other => panic!("unknown object type {other}"),
-    }
-}
+const KINDS: [&str; 5] = ["", "commit", "tree", "blob", "tag"];
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let repo = args
-        .next()
-        .expect("usage: compare_pack <repo> [<rev-list args>...]");
-    let mut revs: Vec<String> = args.collect();
-    if revs.is_empty() {
-        revs.push("--all".into());
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    assert!(
+        !args.is_empty(),
+        "usage: compare_pack <repo> [--thin] [<revs>...]"
+    );
+    let repo = args.remove(0);
+    let thin = args.first().is_some_and(|a| a == "--thin");
+    if thin {
+        args.remove(0);
     }
+    let revs = if args.is_empty() {
+        vec!["--all".to_string()]
+    } else {
+        args
+    };
     let git = |a: &[&str]| {
         let mut c = Command::new("git");
         c.arg("-C").arg(&repo).args(a);
         c
     };
+    let run =
+        |c: &mut Command| String::from_utf8(c.output().expect("git runs").stdout).expect("utf-8");
 
-    let listing = git(&["rev-list", "--objects"])
-        .args(&revs)
-        .output()
-        .expect("git rev-list");
-    let listing = String::from_utf8(listing.stdout).expect("utf-8 listing");
-    let lines: Vec<(&str, &str)> = listing
+    // (id, path, base_only)
+    let mut objects: Vec<(String, String, bool)> = run(git(&["rev-list", "--objects"]).args(&revs))
         .lines()
-        .map(|l| l.split_once(' ').unwrap_or((l, "")))
+        .map(|l| {
+            let (id, path) = l.split_once(' ').unwrap_or((l, ""));
+            (id.to_string(), path.to_string(), false)
+        })
         .collect();
+    let sent = objects.len();
+    if thin {
+        let mut seen: HashSet<String> = objects.iter().map(|o| o.0.clone()).collect();
+        for have in revs.iter().filter_map(|r| r.strip_prefix('^')) {
+            for l in run(&mut git(&["ls-tree", "-r", "-t", have])).lines() {
+                // "<mode> <type> <id>\t<path>"
+                let (meta, path) = l.split_once('\t').unwrap();
+                let meta: Vec<&str> = meta.split_whitespace().collect();
+                let (kind, id) = (meta[1], meta[2]);
+                // Submodule entries name commits of another repository.
+                if kind != "commit" && seen.insert(id.to_string()) {
+                    objects.push((id.to_string(), path.to_string(), true));
+                }
+            }
+        }
+    }
 
+    let start = Instant::now();
     let mut cat = git(&["cat-file", "--batch"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -61,7 +84,9 @@ fn main() {
         .expect("git cat-file");
     let mut cat_in = cat.stdin.take().unwrap();
     let mut cat_out = BufReader::new(cat.stdout.take().unwrap());
-    let mut read_object = |id: &str| -> (u8, Vec<u8>) {
+    let mut contents = Vec::with_capacity(objects.len());
+    let mut candidates = Vec::with_capacity(objects.len());
+    for (i, (id, path, base_only)) in objects.iter().enumerate() {
         writeln!(cat_in, "{id}").unwrap();
         cat_in.flush().unwrap();
         let mut header = String::new();
@@ -71,116 +96,104 @@ fn main() {
         let mut data = vec![0; size + 1];
         cat_out.read_exact(&mut data).unwrap();
         data.truncate(size);
-        (kind_number(f[1]), data)
-    };
-
-    let start = Instant::now();
-    let mut objects = Vec::with_capacity(lines.len());
-    let mut candidates = Vec::with_capacity(lines.len());
-    for (i, (id, path)) in lines.iter().enumerate() {
-        let (kind, data) = read_object(id);
         candidates.push(Candidate {
             key: i,
-            kind,
+            kind: KINDS.iter().position(|k| *k == f[1]).expect("object type") as u8,
             name_hash: name_hash(path.as_bytes()),
-            size: data.len(),
-            base_only: false,
+            size,
+            base_only: *base_only,
         });
-        objects.push(data);
+        contents.push(data);
     }
     drop(cat_in);
     cat.wait().expect("git cat-file exits");
     let load_time = start.elapsed();
+
     let start = Instant::now();
     let choices = plan(&candidates, DEFAULT_WINDOW, DEFAULT_MAX_DEPTH, |i| {
-        objects[i].clone()
+        contents[i].clone()
     });
     let plan_time = start.elapsed();
-    let mut whole = 0usize;
+
+    // per kind: objects, deltas, thin deltas, zlib bytes
+    let mut per_kind = [(0usize, 0usize, 0usize, 0usize); 5];
     let mut stored = 0usize;
-    let mut raw = 0usize;
-    let mut deltas = 0usize;
-    let mut per_kind = [(0usize, 0usize, 0usize, 0usize, 0usize); 5];
-    for (i, choice) in choices.iter().enumerate() {
-        whole += zlib_len(&objects[i]);
-        let payload = match choice {
-            Some(c) => {
-                deltas += 1;
-                &c.delta
-            }
-            None => &objects[i],
-        };
-        raw += payload.len();
+    let mut estimate = 32usize;
+    for (i, choice) in choices.iter().enumerate().take(sent) {
+        let payload = choice.as_ref().map_or(&contents[i], |c| &c.delta);
         let z = zlib_len(payload);
-        stored += z;
+        let mut header =
+            1 + (usize::BITS - (payload.len() >> 4).leading_zeros()).div_ceil(7) as usize;
         let k = &mut per_kind[usize::from(candidates[i].kind)];
         k.0 += 1;
-        k.1 += usize::from(choice.is_some());
-        k.2 += z;
-        if choice.is_some() {
-            k.3 += payload.len();
-        } else {
-            k.4 += payload.len();
+        k.3 += z;
+        if let Some(c) = choice {
+            k.1 += 1;
+            if candidates[c.base].base_only {
+                k.2 += 1;
+                header += 20;
+            } else {
+                header += 3;
+            }
         }
+        stored += z;
+        estimate += z + header;
     }
 
-    if let Ok(file) = std::env::var("PAYLOADS") {
-        let dump: String = choices
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let (len, base) = match c {
-                    Some(c) => (c.delta.len(), lines[c.base].0),
-                    None => (objects[i].len(), "-"),
-                };
-                format!("{} {} {} {}\n", lines[i].0, len, base, objects[i].len())
-            })
-            .collect();
-        std::fs::write(file, dump).unwrap();
-    }
-    let list: String = lines
-        .iter()
-        .map(|(id, path)| format!("{id} {path}\n"))
-        .collect();
-    let start = Instant::now();
-    let mut pack = git(&[
+    let mut pack_args = vec![
         "pack-objects",
         "--stdout",
         "-q",
+        "--revs",
         "--window=10",
         "--depth=50",
         "--threads=1",
         "--no-reuse-delta",
         "--no-reuse-object",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .spawn()
-    .expect("git pack-objects");
+    ];
+    if thin {
+        pack_args.push("--thin");
+    }
+    let mut stdin_revs = String::new();
+    for r in &revs {
+        if r.starts_with("--") {
+            pack_args.push(r);
+        } else {
+            stdin_revs += &format!("{r}\n");
+        }
+    }
+    let start = Instant::now();
+    let mut pack = git(&pack_args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("git pack-objects");
     let mut pin = pack.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || pin.write_all(list.as_bytes()));
+    let writer = std::thread::spawn(move || pin.write_all(stdin_revs.as_bytes()));
     let out = pack.wait_with_output().expect("pack-objects output");
     writer.join().unwrap().unwrap();
     let git_time = start.elapsed();
 
-    println!("objects: {}", lines.len());
-    for (kind, name) in [(1, "commit"), (2, "tree"), (3, "blob"), (4, "tag")] {
-        let (n, d, z, rd, rw) = per_kind[kind];
-        println!("  {name:6} {n:>8} objects {d:>8} deltas {z:>12} bytes zlib; raw deltas {rd:>10} whole {rw:>10}");
-    }
-    println!("all whole, zlib:      {:>12} bytes", whole);
     println!(
-        "ours: {deltas} deltas, raw payload {raw} bytes, zlib {stored} bytes; plan {:.2?} (loading {:.2?})",
-        plan_time, load_time
+        "objects: {sent} sent, {} base-only; loading {load_time:.2?}",
+        objects.len() - sent
+    );
+    for (kind, (n, d, t, z)) in per_kind.iter().enumerate().skip(1) {
+        println!(
+            "  {:6} {n:>8} objects {d:>8} deltas ({t} thin) {z:>12} bytes zlib",
+            KINDS[kind]
+        );
+    }
+    println!(
+        "ours: zlib payloads {stored} bytes, pack estimate {estimate} bytes; plan {plan_time:.2?}"
     );
     println!(
-        "git pack-objects: pack {} bytes in {:.2?}",
-        out.stdout.len(),
-        git_time
+        "git pack-objects: pack {} bytes in {git_time:.2?}",
+        out.stdout.len()
     );
     println!(
         "ratio ours/git: {:.3}",
-        stored as f64 / out.stdout.len() as f64
+        estimate as f64 / out.stdout.len() as f64
     );
 }
 
