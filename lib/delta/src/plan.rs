@@ -15,7 +15,8 @@
 //! The planner only sees bytes through the caller's `load` function (called
 //! at most once per object, never for objects outside
 //! [`MIN_OBJECT_SIZE`]`..=`[`MAX_OBJECT_SIZE`]) and holds at most
-//! `window + 1` objects in memory.
+//! `window + 1` objects in memory, and no more than [`WINDOW_MEMORY`] bytes
+//! of them beyond the newest object and the one being planned.
 
 use std::collections::VecDeque;
 
@@ -35,6 +36,10 @@ pub const MIN_OBJECT_SIZE: usize = 50;
 /// Objects larger than this (512 MiB) are stored whole and never used as
 /// bases, bounding the memory the planner holds.
 pub const MAX_OBJECT_SIZE: usize = 512 << 20;
+
+/// Memory the window may hold (object contents and their block tables,
+/// 256 MiB); the oldest objects leave the window early to stay under it.
+pub const WINDOW_MEMORY: usize = 256 << 20;
 
 /// One object that could be stored as a delta.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +97,17 @@ pub fn try_plan<K, E>(
     candidates: &[Candidate<K>],
     window: usize,
     max_depth: usize,
+    load: impl FnMut(usize) -> Result<Vec<u8>, E>,
+) -> Result<Vec<Option<DeltaChoice>>, E> {
+    plan_bounded(candidates, window, max_depth, WINDOW_MEMORY, load)
+}
+
+/// [`try_plan`] with the window's memory bound as a parameter.
+fn plan_bounded<K, E>(
+    candidates: &[Candidate<K>],
+    window: usize,
+    max_depth: usize,
+    window_memory: usize,
     mut load: impl FnMut(usize) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<Option<DeltaChoice>>, E> {
     let mut choices: Vec<Option<DeltaChoice>> = vec![None; candidates.len()];
@@ -135,6 +151,11 @@ pub fn try_plan<K, E>(
             data,
             table: None,
         });
+        // The newest object always stays: it is the likeliest base.
+        let mut held: usize = recent.iter().map(Slot::memory).sum();
+        while held > window_memory && recent.len() > 1 {
+            held -= recent.pop_front().map_or(0, |s| s.memory());
+        }
     }
     Ok(choices)
 }
@@ -144,6 +165,13 @@ struct Slot {
     index: usize,
     data: Vec<u8>,
     table: Option<BlockTable>,
+}
+
+impl Slot {
+    /// Heap bytes held: content plus block table.
+    fn memory(&self) -> usize {
+        self.data.capacity() + self.table.as_ref().map_or(0, BlockTable::heap_size)
+    }
 }
 
 /// Candidate indices sorted by kind, name hash, base-only objects first,
@@ -385,6 +413,28 @@ mod tests {
         let choices = plan(&cands, usize::MAX, usize::MAX, |i| objects[i].clone());
         check(&cands, &objects, &choices, usize::MAX);
         assert!(choices[1].is_some() && choices[2].is_some());
+    }
+
+    #[test]
+    fn window_memory_bound_evicts_the_oldest_objects() {
+        // A, then B (unrelated to A), then a copy of A: with room for A and
+        // B the copy deltas against A; with room for one object A is gone.
+        let a = text(200, 0);
+        let b: Vec<u8> = (0..a.len()).map(|i| (i * 7 % 251) as u8).collect();
+        let objects = [a.clone(), b, a];
+        let mut cands: Vec<_> = objects.iter().map(|o| candidate(3, "f", o.len())).collect();
+        cands[1].size += 1; // sorted before the copy of A, after A
+        cands[0].size += 2;
+        let run = |memory| {
+            plan_bounded::<(), std::convert::Infallible>(&cands, 10, 50, memory, |i| {
+                Ok(objects[i].clone())
+            })
+            .unwrap()
+        };
+        let roomy = run(1 << 20);
+        assert_eq!(roomy[2].as_ref().map(|c| c.base), Some(0));
+        let tight = run(objects[0].len() * 3 / 2);
+        assert_eq!(tight[2], None);
     }
 
     #[test]
