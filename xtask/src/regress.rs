@@ -10,7 +10,11 @@ use crate::util;
 
 pub fn run(args: &[String]) -> Result<()> {
     let release = std::env::var("GOT_RELEASE").is_ok_and(|v| v == "Yes");
-    let bins = if release {
+    // Listing the scenarios needs no binaries.
+    let listing = args
+        .iter()
+        .any(|a| matches!(a.as_str(), "--list" | "--help" | "-h"));
+    let bins = if release || listing {
         None
     } else {
         Some(build::release()?)
@@ -21,7 +25,7 @@ pub fn run(args: &[String]) -> Result<()> {
     if std::env::var_os("INSTA_WORKSPACE_ROOT").is_none() {
         suite.env("INSTA_WORKSPACE_ROOT", util::root());
     }
-    if let Some(dir) = &bins {
+    if let (Some(dir), false) = (&bins, listing) {
         suite.arg("--install-from").arg(dir);
     }
     suite.args(args);
