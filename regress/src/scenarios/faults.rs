@@ -45,6 +45,22 @@ pub fn scenarios() -> Vec<Scenario> {
             },
         },
         Scenario {
+            name: "writer_killed",
+            about:
+                "the repository writer killed mid-push: refs intact, fsck clean, next push works",
+            skip_if: None,
+            body: Body::Served {
+                setup: Setup {
+                    repo: RepoKind::Standard,
+                    rules: super::write::permit_rw,
+                    global: none,
+                    extra_repos: none,
+                    start: StartMode::Default,
+                },
+                run: writer_killed,
+            },
+        },
+        Scenario {
             name: "request_timeout",
             about: "an idle client is disconnected after `connection request timeout`",
             skip_if: None,
@@ -96,20 +112,7 @@ fn fetch_killed(ctx: &mut Ctx) -> Result<()> {
 }
 
 fn push_killed(ctx: &mut Ctx) -> Result<()> {
-    ctx.clone("a", &[])?;
-    std::fs::write(ctx.path("a/big"), repo::noise(4 * 1024 * 1024, 11))?;
-    ctx.git_in("a", &["add", "big"])?;
-    ctx.git_in("a", &["commit", "-q", "-m", "a big file"])?;
-    let new = ctx.git_in("a", &["rev-parse", "HEAD"])?;
-    let mut pack_objects = ctx.client().git_cmd(
-        &ctx.path("a"),
-        &["pack-objects", "--stdout", "--revs", "-q"],
-    );
-    let pack = cmd::run_ok(&mut pack_objects, Some(b"HEAD\n^origin/main\n"), ctx.t())?.stdout;
-    ensure(pack.starts_with(b"PACK"), || {
-        "git pack-objects made no pack".into()
-    })?;
-
+    let (new, pack) = big_commit(ctx, "a")?;
     let refs_before = repo::refs(&ctx.repo, ctx.t())?;
     let files_before = repo::listing(&ctx.repo.join("objects"));
     let cmdline = format!("git-receive-pack '{}'", ctx.w.settings.repo_name);
@@ -141,6 +144,83 @@ fn push_killed(ctx: &mut Ctx) -> Result<()> {
     repo::fsck(&ctx.repo, &ctx.w.gotd_user, ctx.t())?;
     // The same push, completed, goes through.
     ctx.git_in("a", &["push", "-q", "origin", "HEAD:refs/heads/killed"])?;
+    ensure(
+        ctx.server_ref("refs/heads/killed")?.as_deref() == Some(&new),
+        || "the repeated push did not create the ref".into(),
+    )
+}
+
+/// A clone with one new commit holding a 4 MiB blob; returns the commit
+/// and a pack with it (what `git push` would send).
+fn big_commit(ctx: &Ctx, dir: &str) -> Result<(String, Vec<u8>)> {
+    ctx.clone(dir, &[])?;
+    std::fs::write(ctx.path(dir).join("big"), repo::noise(4 * 1024 * 1024, 11))?;
+    ctx.git_in(dir, &["add", "big"])?;
+    ctx.git_in(dir, &["commit", "-q", "-m", "a big file"])?;
+    let new = ctx.git_in(dir, &["rev-parse", "HEAD"])?;
+    let mut pack_objects = ctx.client().git_cmd(
+        &ctx.path(dir),
+        &["pack-objects", "--stdout", "--revs", "-q"],
+    );
+    let pack = cmd::run_ok(&mut pack_objects, Some(b"HEAD\n^origin/main\n"), ctx.t())?.stdout;
+    ensure(pack.starts_with(b"PACK"), || {
+        "git pack-objects made no pack".into()
+    })?;
+    Ok((new, pack))
+}
+
+fn writer_killed(ctx: &mut Ctx) -> Result<()> {
+    let (new, pack) = big_commit(ctx, "a")?;
+    let refs_before = repo::refs(&ctx.repo, ctx.t())?;
+    let files_before = repo::listing(&ctx.repo.join("objects"));
+    let cmdline = format!("git-receive-pack '{}'", ctx.w.settings.repo_name);
+    let mut s = ctx.client().ssh_open(&cmdline)?;
+    s.read_advertisement()?;
+    let zero = "0".repeat(40);
+    s.send(
+        pkt(&format!(
+            "{zero} {new} refs/heads/killed\0 report-status ofs-delta"
+        ))
+        .as_bytes(),
+    )?;
+    s.send(b"0000")?;
+    s.send(&pack[..pack.len() / 2])?;
+    // The writer is the daemon's live child now; kill it mid-pack.
+    let writers: Vec<i32> = crate::procfs::children(ctx.gotd.pid)
+        .into_iter()
+        .filter(|p| p.state != 'Z')
+        .map(|p| p.pid)
+        .collect();
+    ensure(!writers.is_empty(), || {
+        "no repository child during the push".into()
+    })?;
+    for pid in &writers {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let out = s
+        .finish(ctx.t())
+        .context("the client after the writer died")?;
+    ensure(!out.status.success(), || "the push reported success".into())?;
+    ctx.settle().context("after the killed writer")?;
+    ensure(repo::refs(&ctx.repo, ctx.t())? == refs_before, || {
+        "a killed writer changed the refs".into()
+    })?;
+    repo::fsck(&ctx.repo, &ctx.w.gotd_user, ctx.t())?;
+    let stray: Vec<String> = repo::listing(&ctx.repo.join("objects"))
+        .iter()
+        .filter(|p| !files_before.contains(p))
+        .map(|p| p.display().to_string())
+        .collect();
+    if !stray.is_empty() {
+        ctx.note(format!(
+            "temporary files left by the killed writer: {stray:?}"
+        ));
+    }
+    ctx.git_in("a", &["push", "-q", "origin", "HEAD:refs/heads/killed"])
+        .context("push after the killed writer")?;
     ensure(
         ctx.server_ref("refs/heads/killed")?.as_deref() == Some(&new),
         || "the repeated push did not create the ref".into(),
