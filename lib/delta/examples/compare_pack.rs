@@ -5,8 +5,9 @@
 //! ```
 //!
 //! Both sides get the same objects (`git rev-list --objects <revs>`, default
-//! `--all`), the same window (10) and depth (50), one thread, and no reuse of
-//! existing deltas. With `--thin`, the trees and blobs of every `^<rev>` are
+//! `--all`), the same window (10) and depth (50), the same number of threads
+//! (`THREADS` in the environment, default 1), and no reuse of existing
+//! deltas. With `--thin`, the trees and blobs of every `^<rev>` are
 //! offered to the planner as base-only objects (what a thin pack may delta
 //! against) and git gets `--thin`.
 //!
@@ -23,7 +24,9 @@ use std::time::Instant;
 
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
-use gotd_delta::{name_hash, plan, Candidate, DEFAULT_MAX_DEPTH, DEFAULT_WINDOW};
+use gotd_delta::{
+    name_hash, plan, try_plan_parallel, Candidate, DEFAULT_MAX_DEPTH, DEFAULT_WINDOW,
+};
 
 const KINDS: [&str; 5] = ["", "commit", "tree", "blob", "tag"];
 
@@ -38,6 +41,7 @@ fn main() {
     if thin {
         args.remove(0);
     }
+    let threads: usize = std::env::var("THREADS").map_or(1, |t| t.parse().expect("THREADS number"));
     let revs = if args.is_empty() {
         vec!["--all".to_string()]
     } else {
@@ -110,9 +114,20 @@ fn main() {
     let load_time = start.elapsed();
 
     let start = Instant::now();
-    let choices = plan(&candidates, DEFAULT_WINDOW, DEFAULT_MAX_DEPTH, |i| {
-        contents[i].clone()
-    });
+    let choices = if threads > 1 {
+        let planned: Result<_, std::convert::Infallible> = try_plan_parallel(
+            &candidates,
+            DEFAULT_WINDOW,
+            DEFAULT_MAX_DEPTH,
+            threads,
+            || |i: usize| Ok(contents[i].clone()),
+        );
+        planned.unwrap_or_else(|never| match never {})
+    } else {
+        plan(&candidates, DEFAULT_WINDOW, DEFAULT_MAX_DEPTH, |i| {
+            contents[i].clone()
+        })
+    };
     let plan_time = start.elapsed();
 
     // per kind: objects, deltas, thin deltas, zlib bytes
@@ -140,6 +155,7 @@ fn main() {
         estimate += z + header;
     }
 
+    let threads_arg = format!("--threads={threads}");
     let mut pack_args = vec![
         "pack-objects",
         "--stdout",
@@ -147,7 +163,7 @@ fn main() {
         "--revs",
         "--window=10",
         "--depth=50",
-        "--threads=1",
+        &threads_arg,
         "--no-reuse-delta",
         "--no-reuse-object",
     ];

@@ -28,7 +28,7 @@ pub use encode::{encode, DeltaIndex};
 pub use error::DeltaError;
 pub use name_hash::name_hash;
 pub use plan::{
-    base_first_order, plan, try_plan, Candidate, DeltaChoice, DEFAULT_MAX_DEPTH, DEFAULT_WINDOW,
-    MAX_OBJECT_SIZE, MIN_OBJECT_SIZE, WINDOW_MEMORY,
+    base_first_order, plan, try_plan, try_plan_parallel, Candidate, DeltaChoice, DEFAULT_MAX_DEPTH,
+    DEFAULT_WINDOW, MAX_OBJECT_SIZE, MIN_OBJECT_SIZE, WINDOW_MEMORY,
 };
 pub use table::BLOCK;

@@ -102,21 +102,124 @@ pub fn try_plan<K, E>(
     plan_bounded(candidates, window, max_depth, WINDOW_MEMORY, load)
 }
 
+/// [`try_plan`] spread over `threads` threads.
+///
+/// The search order is cut into `threads` runs of about equal bytes, at
+/// boundaries between names where possible, and each run is planned on its
+/// own thread with its own window; only objects near a cut lose candidate
+/// bases. `make_load` is called once per thread to make that thread's
+/// loader (e.g. a thread-local repository handle). The first load error is
+/// returned. With `threads <= 1` this is [`try_plan`].
+pub fn try_plan_parallel<K, E, L>(
+    candidates: &[Candidate<K>],
+    window: usize,
+    max_depth: usize,
+    threads: usize,
+    make_load: impl Fn() -> L + Sync,
+) -> Result<Vec<Option<DeltaChoice>>, E>
+where
+    K: Sync,
+    E: Send,
+    L: FnMut(usize) -> Result<Vec<u8>, E>,
+{
+    let order = search_order(candidates);
+    let runs = split(candidates, &order, threads, window);
+    let results: Vec<Result<Vec<(usize, DeltaChoice)>, E>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = runs
+            .iter()
+            .map(|run| {
+                let make_load = &make_load;
+                scope.spawn(move || {
+                    plan_run(
+                        candidates,
+                        run,
+                        window,
+                        max_depth,
+                        WINDOW_MEMORY,
+                        make_load(),
+                    )
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut choices: Vec<Option<DeltaChoice>> = vec![None; candidates.len()];
+    for result in results {
+        for (i, choice) in result? {
+            choices[i] = Some(choice);
+        }
+    }
+    Ok(choices)
+}
+
+/// Cuts `order` into at most `parts` runs of about equal total size, each
+/// ending where the kind or name hash changes unless that is more than
+/// eight windows away.
+fn split<'o, K>(
+    candidates: &[Candidate<K>],
+    order: &'o [usize],
+    parts: usize,
+    window: usize,
+) -> Vec<&'o [usize]> {
+    let weight = |i: usize| candidates[i].size.clamp(MIN_OBJECT_SIZE, MAX_OBJECT_SIZE) as u128;
+    let total: u128 = order.iter().map(|&i| weight(i)).sum();
+    let share = total / parts.max(1) as u128 + 1;
+    let slack = window.saturating_mul(8).max(64);
+    let group = |i: usize| (candidates[i].kind, candidates[i].name_hash);
+    let mut runs = Vec::new();
+    let (mut start, mut acc, mut over) = (0, 0u128, 0usize);
+    for (at, &i) in order.iter().enumerate() {
+        if acc >= share && runs.len() + 1 < parts {
+            over += 1;
+            if group(i) != group(order[at - 1]) || over > slack {
+                runs.push(&order[start..at]);
+                (start, acc, over) = (at, 0, 0);
+            }
+        }
+        acc += weight(i);
+    }
+    runs.push(&order[start..]);
+    runs
+}
+
 /// [`try_plan`] with the window's memory bound as a parameter.
 fn plan_bounded<K, E>(
     candidates: &[Candidate<K>],
     window: usize,
     max_depth: usize,
     window_memory: usize,
-    mut load: impl FnMut(usize) -> Result<Vec<u8>, E>,
+    load: impl FnMut(usize) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<Option<DeltaChoice>>, E> {
+    let order = search_order(candidates);
     let mut choices: Vec<Option<DeltaChoice>> = vec![None; candidates.len()];
-    if window == 0 || max_depth == 0 {
-        return Ok(choices);
+    for (i, choice) in plan_run(candidates, &order, window, max_depth, window_memory, load)? {
+        choices[i] = Some(choice);
     }
-    let mut depth = vec![0usize; candidates.len()];
+    Ok(choices)
+}
+
+/// Plans the objects of `order` (a run of the search order) with one
+/// window; returns the deltas chosen, by candidate index.
+fn plan_run<K, E>(
+    candidates: &[Candidate<K>],
+    order: &[usize],
+    window: usize,
+    max_depth: usize,
+    window_memory: usize,
+    mut load: impl FnMut(usize) -> Result<Vec<u8>, E>,
+) -> Result<Vec<(usize, DeltaChoice)>, E> {
+    let mut chosen = Vec::new();
+    if window == 0 || max_depth == 0 {
+        return Ok(chosen);
+    }
     let mut recent: VecDeque<Slot> = VecDeque::with_capacity(window.min(64));
-    for i in search_order(candidates) {
+    for &i in order {
         let kind = candidates[i].kind;
         if recent
             .back()
@@ -129,25 +232,23 @@ fn plan_bounded<K, E>(
             continue;
         }
         let data = load(i)?;
+        let mut d = 0;
         if c.base_only {
             // Depth 0: the receiver has it whole.
-        } else if let Some((slot, delta)) = best_delta(&mut recent, &depth, max_depth, &data) {
+        } else if let Some((slot, delta)) = best_delta(&mut recent, max_depth, &data) {
             let base = recent[slot].index;
-            depth[i] = depth[base] + 1;
-            choices[i] = Some(DeltaChoice { base, delta });
+            d = recent[slot].depth + 1;
+            chosen.push((i, DeltaChoice { base, delta }));
         }
         // Objects at the depth limit cannot be bases, but still take their
         // turn in the window so that it keeps moving along the order.
         if recent.len() == window {
             recent.pop_front();
         }
-        let data = if depth[i] < max_depth {
-            data
-        } else {
-            Vec::new()
-        };
+        let data = if d < max_depth { data } else { Vec::new() };
         recent.push_back(Slot {
             index: i,
+            depth: d,
             data,
             table: None,
         });
@@ -157,12 +258,14 @@ fn plan_bounded<K, E>(
             held -= recent.pop_front().map_or(0, |s| s.memory());
         }
     }
-    Ok(choices)
+    Ok(chosen)
 }
 
 /// An object in the window, with its block table built on first use.
 struct Slot {
     index: usize,
+    /// Length of the object's delta chain (0 when stored whole).
+    depth: usize,
     data: Vec<u8>,
     table: Option<BlockTable>,
 }
@@ -200,7 +303,6 @@ fn search_order<K>(candidates: &[Candidate<K>]) -> Vec<usize> {
 /// the depth limit and fall back to stale bases or whole objects.
 fn best_delta(
     recent: &mut VecDeque<Slot>,
-    depth: &[usize],
     max_depth: usize,
     target: &[u8],
 ) -> Option<(usize, Vec<u8>)> {
@@ -210,7 +312,7 @@ fn best_delta(
     let mut best: Option<(usize, Vec<u8>)> = None;
     for slot in (0..recent.len()).rev() {
         let s = &mut recent[slot];
-        let d = depth[s.index];
+        let d = s.depth;
         if d >= max_depth {
             continue;
         }
@@ -435,6 +537,81 @@ mod tests {
         assert_eq!(roomy[2].as_ref().map(|c| c.base), Some(0));
         let tight = run(objects[0].len() * 3 / 2);
         assert_eq!(tight[2], None);
+    }
+
+    /// Five files of twenty versions each, shuffled.
+    fn versions_of_files() -> (Vec<Candidate<()>>, Vec<Vec<u8>>) {
+        let mut objects = Vec::new();
+        let mut cands = Vec::new();
+        for v in 0..20 {
+            for f in 0..5u32 {
+                let mut t = text(100 + f as usize * 10, f);
+                t.truncate(t.len() - v * 30);
+                t.extend_from_slice(format!("file {f}\n").as_bytes());
+                cands.push(candidate(3, &format!("file{f}.txt"), t.len()));
+                objects.push(t);
+            }
+        }
+        (cands, objects)
+    }
+
+    #[test]
+    fn parallel_plan_is_valid_and_nearly_as_good() {
+        let (cands, objects) = versions_of_files();
+        let sequential = plan(&cands, 10, 50, |i| objects[i].clone());
+        let loads = std::sync::atomic::AtomicUsize::new(0);
+        for threads in [1, 2, 3, 8] {
+            loads.store(0, std::sync::atomic::Ordering::Relaxed);
+            let got: Result<_, ()> = try_plan_parallel(&cands, 10, 50, threads, || {
+                |i: usize| {
+                    loads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Ok(objects[i].clone())
+                }
+            });
+            let got = got.unwrap();
+            check(&cands, &objects, &got, 50);
+            assert_eq!(
+                loads.load(std::sync::atomic::Ordering::Relaxed),
+                objects.len()
+            );
+            let count = |c: &[Option<DeltaChoice>]| c.iter().filter(|c| c.is_some()).count();
+            assert!(
+                count(&got) + threads >= count(&sequential),
+                "{threads} threads"
+            );
+            if threads == 1 {
+                assert_eq!(got, sequential);
+            }
+        }
+    }
+
+    #[test]
+    fn parallel_plan_returns_load_errors() {
+        let (cands, _) = versions_of_files();
+        let got: Result<_, String> = try_plan_parallel(&cands, 10, 50, 2, || {
+            |i: usize| Err(format!("object {i} missing"))
+        });
+        assert!(got.unwrap_err().starts_with("object "));
+    }
+
+    #[test]
+    fn split_covers_the_order_and_cuts_between_names() {
+        let (cands, _) = versions_of_files();
+        let order = search_order(&cands);
+        for parts in [1, 2, 3, 5, 7, 500] {
+            let runs = split(&cands, &order, parts, 10);
+            assert!(runs.len() <= parts.max(1));
+            assert_eq!(runs.concat(), order, "{parts} parts");
+            for pair in runs.windows(2) {
+                let (last, first) = (pair[0][pair[0].len() - 1], pair[1][0]);
+                assert_ne!(
+                    cands[last].name_hash, cands[first].name_hash,
+                    "{parts} parts"
+                );
+            }
+        }
+        assert_eq!(split(&cands, &order, 2, 10).len(), 2);
+        assert_eq!(split(&cands[..0], &[], 4, 10), vec![&[] as &[usize]]);
     }
 
     #[test]
