@@ -10,10 +10,12 @@
 //!
 //! Scenarios: full clone (bare, so checkout time is not counted),
 //! incremental fetch (a client `--behind` commits behind main), and
-//! `ls-remote` (one connection, advertisement only).
+//! `ls-remote` (one connection, advertisement only), and a full clone of
+//! the same history stored as `--packs` packs, one per push (what a
+//! server that never runs `git gc` accumulates; 0 or 1 skips it).
 //!
 //! ```text
-//! cargo xtask bench [--repo PATH] [--commits N] [--behind N] [--runs N] [--protocol 0|1|2]
+//! cargo xtask bench [--repo PATH] [--commits N] [--behind N] [--packs N] [--runs N] [--protocol 0|1|2]
 //! ```
 //! Without `--repo`, a deterministic repository is generated with
 //! `git fast-import` (files edited commit after commit so deltas matter) and
@@ -27,7 +29,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-const USAGE: &str = "usage: cargo xtask bench [--repo PATH] [--commits N] [--behind N] [--runs N] [--protocol 0|1|2]";
+const USAGE: &str = "usage: cargo xtask bench [--repo PATH] [--commits N] [--behind N] [--packs N] [--runs N] [--protocol 0|1|2]";
 
 struct Args {
     repo: Option<PathBuf>,
@@ -35,6 +37,7 @@ struct Args {
     behind: usize,
     runs: usize,
     protocol: u32,
+    packs: usize,
 }
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -82,6 +85,7 @@ fn parse_args(args: &[String]) -> Result<Args> {
         behind: 100,
         runs: 3,
         protocol: 2,
+        packs: 30,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -95,6 +99,7 @@ fn parse_args(args: &[String]) -> Result<Args> {
             "--behind" => a.behind = value()?.parse().context("--behind")?,
             "--runs" => a.runs = value()?.parse().context("--runs")?,
             "--protocol" => a.protocol = value()?.parse().context("--protocol")?,
+            "--packs" => a.packs = value()?.parse().context("--packs")?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -301,6 +306,36 @@ fn measure_all(args: &Args, repo: &Path, ours: &Path, work: &Path) -> Result<()>
     let (o, g) = alternate(args.runs, clone)?;
     table(&mut report, "full clone", &o, &g)?;
 
+    // Full clone of the same history stored as one pack per push.
+    if args.packs > 1 {
+        let packed = many_packs(repo, work, args.packs)?;
+        let url = format!("file://{}", packed.display());
+        let clone = |server: Server| -> Result<Sample> {
+            let dst = work.join("clone-packs.git");
+            let _ = std::fs::remove_dir_all(&dst);
+            let s = ctx.measure(server, "clone-packs", |up| {
+                let mut c = ctx.git();
+                c.args([
+                    "clone",
+                    "-q",
+                    "--bare",
+                    "--no-local",
+                    "--upload-pack",
+                    up,
+                    &url,
+                ])
+                .arg(&dst);
+                c
+            })?;
+            if server == Server::Ours {
+                check_fsck(&dst)?;
+            }
+            Ok(s)
+        };
+        let (o, g) = alternate(args.runs, clone)?;
+        table(&mut report, &format!("clone, {} packs", args.packs), &o, &g)?;
+    }
+
     // Incremental fetch.
     let behind = args
         .behind
@@ -425,6 +460,37 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         bail!("cp -a {} failed", from.display());
     }
     Ok(())
+}
+
+/// The history of `repo`'s HEAD pushed in `packs` steps into a new
+/// repository that keeps each push as its own pack (what a server that
+/// never runs `git gc` accumulates).
+fn many_packs(repo: &Path, work: &Path, packs: usize) -> Result<PathBuf> {
+    let dst = work.join("many-packs.git");
+    git_ok(
+        work,
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            dst.to_str().context("utf-8 path")?,
+        ],
+    )?;
+    git_ok(&dst, &["config", "receive.unpackLimit", "1"])?;
+    let commits: usize = git_out(repo, &["rev-list", "--count", "--first-parent", "HEAD"])?
+        .trim()
+        .parse()?;
+    let step = (commits / packs).max(1);
+    let dst_s = dst.to_str().context("utf-8 path")?;
+    for k in (0..packs).rev() {
+        let rev = format!("HEAD~{}:refs/heads/main", k * step);
+        if k * step < commits {
+            git_ok(repo, &["push", "-q", dst_s, &rev])?;
+        }
+    }
+    Ok(dst)
 }
 
 /// A bare client that has HEAD~`behind` and nothing newer.

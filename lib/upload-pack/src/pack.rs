@@ -43,6 +43,9 @@ struct Stats {
     computed: usize,
 }
 
+/// Delta-base cache of each object database handle (one per thread).
+const PACK_CACHE_BYTES: usize = 8 * 1024 * 1024;
+
 /// Longest chain of computed deltas.
 const MAX_CHAIN: u8 = 50;
 
@@ -113,7 +116,7 @@ fn db_handle(repo: &gix::Repository) -> Db {
     db.ignore_replacements = true;
     db.set_pack_cache(|| {
         Box::new(gix_pack::cache::lru::MemoryCappedHashmap::new(
-            32 * 1024 * 1024,
+            PACK_CACHE_BYTES,
         ))
     });
     db

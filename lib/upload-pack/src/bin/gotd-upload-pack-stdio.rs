@@ -2,6 +2,9 @@
 //! stdin/stdout, the protocol taken from `GIT_PROTOCOL`. Git runs it as
 //! `git clone --upload-pack=<this> file:///path`; tests and `cargo xtask
 //! bench` use it to exercise the library without the daemon.
+//!
+//! Environment: `GOTD_UPLOAD_PACK_THREADS=<n>` limits worker threads,
+//! `GOTD_UPLOAD_PACK_TRACE=1` prints phase timings on stderr.
 
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -19,6 +22,9 @@ fn main() -> ExitCode {
     let opts = Options {
         protocol,
         trace: std::env::var_os("GOTD_UPLOAD_PACK_TRACE").is_some(),
+        threads: std::env::var("GOTD_UPLOAD_PACK_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok()),
         ..Options::default()
     };
     let stdin = std::io::stdin();
