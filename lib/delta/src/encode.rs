@@ -42,8 +42,8 @@ pub struct DeltaIndex<'a> {
 }
 
 impl<'a> DeltaIndex<'a> {
-    /// Indexes `base`. Costs one pass over it and about a quarter of its size
-    /// in memory.
+    /// Indexes `base`. Costs one pass over it and between a half and three
+    /// quarters of its size in memory (see [`DeltaIndex::heap_size`]).
     pub fn new(base: &'a [u8]) -> Self {
         DeltaIndex {
             base,
@@ -74,7 +74,8 @@ impl<'a> DeltaIndex<'a> {
 /// Encodes `target` as a delta against `base` with no size limit.
 ///
 /// Convenience for one-off pairs; build a [`DeltaIndex`] to try one base
-/// against several targets.
+/// against several targets. Never panics: without a limit a delta is always
+/// produced.
 pub fn encode(base: &[u8], target: &[u8]) -> Vec<u8> {
     DeltaIndex::new(base)
         .encode(target, usize::MAX)

@@ -4,7 +4,8 @@
 //! size (largest first), so versions of one file end up next to each other
 //! with the biggest one first. Walking that order, each object is encoded
 //! against each of the `window` objects before it of the same kind, and the
-//! smallest delta under half the object's size wins. A base is always earlier
+//! smallest delta under half the object's size wins (weighted by the depth
+//! of its base, which keeps chains bushy). A base is always earlier
 //! in the order than the objects made from it, so the choices can never form
 //! a cycle; chains are cut at `max_depth`.
 //!
@@ -62,6 +63,10 @@ pub struct Candidate<K> {
 }
 
 /// The plan for one object: store it as `delta` against candidate `base`.
+///
+/// When the base is a [`Candidate::base_only`] object, write the entry as a
+/// REF_DELTA naming the base's id; otherwise OFS_DELTA (or REF_DELTA) to the
+/// base's entry, which [`base_first_order`] places earlier in the pack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeltaChoice {
     /// Index (into the candidate slice) of the base object.
@@ -70,7 +75,12 @@ pub struct DeltaChoice {
     pub delta: Vec<u8>,
 }
 
-/// Chooses a delta base for each candidate; see the [module docs](self).
+/// Chooses a delta base for each candidate.
+///
+/// Candidates are sorted by kind, name hash, base-only first, then size
+/// (largest first); each is encoded against the `window` objects before it
+/// of the same kind and keeps the smallest delta (deeper bases count their
+/// depth against the delta's size).
 ///
 /// `load(i)` returns the content of `candidates[i]`. The result has one entry
 /// per candidate: `Some` for objects to store as a delta, `None` for objects
@@ -341,8 +351,9 @@ fn scale(value: usize, num: usize, den: usize) -> usize {
 /// deltas made from it (as OFS_DELTA requires), keeping the given order
 /// otherwise.
 ///
-/// Returns `None` if a choice names a base out of range or the choices form
-/// a cycle (which [`plan`] never produces).
+/// Base-only candidates appear in the order as well; skip them when
+/// writing. Returns `None` if a choice names a base out of range or the
+/// choices form a cycle (which [`plan`] never produces).
 pub fn base_first_order(choices: &[Option<DeltaChoice>]) -> Option<Vec<usize>> {
     const UNKNOWN: usize = usize::MAX;
     let mut depth = vec![UNKNOWN; choices.len()];
