@@ -42,3 +42,20 @@ fn twenty_edits(t: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+#[test]
+fn repetitive_content_stays_cheap() {
+    // Every block of the base occurs thousands of times: buckets are
+    // sampled, and matches still run to the edit.
+    let base = b"    same_line();\n".repeat(6000);
+    let mut target = base.clone();
+    let at = 50_000;
+    target.splice(at..at, b"    other_line();\n".iter().copied());
+    let delta = encode(&base, &target);
+    assert_eq!(apply(&base, &delta).unwrap(), target);
+    assert!(delta.len() < 80, "delta of {} bytes", delta.len());
+    // Unrelated target against a highly repetitive base.
+    let other = text(3, 50_000);
+    let delta = encode(&base, &other);
+    assert_eq!(apply(&base, &delta).unwrap(), other);
+}
