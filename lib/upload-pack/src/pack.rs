@@ -74,7 +74,17 @@ pub(crate) fn send(
         }
     };
     let db = db_handle(repo);
-    let set = objects::enumerate(repo, &db, req, refs, opts.threads, opts.use_bitmaps)?;
+    let set = match objects::enumerate(repo, &db, req, refs, opts.threads, opts.use_bitmaps) {
+        Ok(set) => set,
+        // After the last ACK/NAK a v0/v1 client with side-band reads band
+        // packets only: an ERR packet would be a "bad band". (A v2 client
+        // still expects a section header and understands ERR.)
+        Err(mut fail) if framing == Framing::V0 && req.caps.sideband != Sideband::None => {
+            fail.reported = PackSink::new(out, req.caps.sideband, false).error(&fail.msg);
+            return Err(fail);
+        }
+        Err(fail) => return Err(fail),
+    };
     trace(&format!("enumerated {} objects", set.counts.len()));
     if framing == Framing::V2 {
         gotd_wire::pkt::write_line(&mut &mut *out, "packfile").map_err(io)?;
