@@ -39,9 +39,28 @@ pub fn parse_header(delta: &[u8]) -> Result<Header, DeltaError> {
 /// Applies `delta` to `base` and returns the target object.
 ///
 /// Every malformed delta is reported as a [`DeltaError`]; this function never
-/// panics and never reads outside `base` or `delta`.
+/// panics and never reads outside `base` or `delta`. The result may be as
+/// large as the delta's header announces: use [`apply_limited`] for deltas
+/// from untrusted sources.
 pub fn apply(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, DeltaError> {
+    apply_limited(base, delta, u64::MAX)
+}
+
+/// [`apply`], refusing deltas that announce a target larger than
+/// `max_target_size` bytes before producing anything (a few copy
+/// instructions can otherwise produce gigabytes).
+pub fn apply_limited(
+    base: &[u8],
+    delta: &[u8],
+    max_target_size: u64,
+) -> Result<Vec<u8>, DeltaError> {
     let header = parse_header(delta)?;
+    if header.target_size > max_target_size {
+        return Err(DeltaError::TargetTooLarge {
+            target_size: header.target_size,
+            limit: max_target_size,
+        });
+    }
     if header.source_size != base.len() as u64 {
         return Err(DeltaError::BaseSizeMismatch {
             expected: header.source_size,
@@ -175,6 +194,26 @@ mod tests {
     #[case::huge_target_announced(&[16, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, b'a'], DeltaError::TargetSizeMismatch { produced: 1, target_size: 0xffff_ffff })]
     fn rejects_bad_deltas(#[case] delta: &[u8], #[case] err: DeltaError) {
         assert_eq!(apply(BASE, delta), Err(err));
+    }
+
+    #[test]
+    fn limited_apply_refuses_large_targets_up_front() {
+        let delta = [16, 0x80, 0x80, 0x80, 0x80, 0x01, 0x90, 16];
+        assert_eq!(
+            apply_limited(BASE, &delta, 1 << 20),
+            Err(DeltaError::TargetTooLarge {
+                target_size: 1 << 28,
+                limit: 1 << 20
+            })
+        );
+        assert_eq!(apply_limited(BASE, &[16, 16, 0x90, 16], 16).unwrap(), BASE);
+        assert_eq!(
+            apply_limited(BASE, &[16, 16, 0x90, 16], 15),
+            Err(DeltaError::TargetTooLarge {
+                target_size: 16,
+                limit: 15
+            })
+        );
     }
 
     #[test]

@@ -14,6 +14,16 @@ pub enum DeltaError {
         /// `"source"` or `"target"`.
         field: &'static str,
     },
+    /// The header announces a target larger than the caller allows.
+    #[error(
+        "delta announces a target of {target_size} bytes, more than the limit of {limit} bytes"
+    )]
+    TargetTooLarge {
+        /// Target size recorded in the delta header.
+        target_size: u64,
+        /// The caller's limit.
+        limit: u64,
+    },
     /// A header varint does not fit in 64 bits.
     #[error("delta header {field} size varint overflows 64 bits")]
     HeaderOverflow {

@@ -23,7 +23,7 @@ mod plan;
 mod table;
 mod varint;
 
-pub use apply::{apply, parse_header, Header};
+pub use apply::{apply, apply_limited, parse_header, Header};
 pub use encode::{encode, DeltaIndex};
 pub use error::DeltaError;
 pub use name_hash::name_hash;
