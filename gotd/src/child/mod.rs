@@ -20,6 +20,7 @@ use gotd_wire::{sys, Protocol};
 
 use crate::msg::{RefUpdate, Serve, ToChild, ToParent};
 use crate::opts::ChildKind;
+use crate::{log_info, log_warn};
 
 /// Why a child could not do its job (before or outside the exchange).
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,15 @@ pub fn run(kind: ChildKind, repo: &Path) -> Result<(), ChildError> {
     let Some(ToChild::Serve(req)) = ch.recv::<ToChild>()? else {
         return Err(ChildError::NoRequest);
     };
+    if write {
+        // Quarantine directories of writers that were killed; live pushes
+        // hold a lock on theirs and are left alone.
+        match gotd_receive_pack::remove_stale_temporaries(&req.repo_path) {
+            Ok(0) => {}
+            Ok(n) => log_info!("removed {n} stale temporary directories of killed pushes"),
+            Err(e) => log_warn!("removing stale temporary files: {e}"),
+        }
+    }
     let mut fds = ch.take_fds(2)?.into_iter();
     let (Some(input), Some(output)) = (fds.next(), fds.next()) else {
         unreachable!("take_fds(2) returns two descriptors");

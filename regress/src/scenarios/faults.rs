@@ -216,7 +216,8 @@ fn writer_killed(ctx: &mut Ctx) -> Result<()> {
         .collect();
     if !stray.is_empty() {
         ctx.note(format!(
-            "temporary files left by the killed writer: {stray:?}"
+            "temporary files left by the killed writer: {}",
+            stray.len()
         ));
     }
     ctx.git_in("a", &["push", "-q", "origin", "HEAD:refs/heads/killed"])
@@ -224,7 +225,13 @@ fn writer_killed(ctx: &mut Ctx) -> Result<()> {
     ensure(
         ctx.server_ref("refs/heads/killed")?.as_deref() == Some(&new),
         || "the repeated push did not create the ref".into(),
-    )
+    )?;
+    // The next writer removes what the killed one left behind.
+    let objects = ctx.repo.join("objects");
+    let left: Vec<&String> = stray.iter().filter(|p| objects.join(p).exists()).collect();
+    ensure(left.is_empty(), || {
+        format!("the next push did not remove the killed writer's files: {left:?}")
+    })
 }
 
 fn request_timeout(ctx: &mut Ctx) -> Result<()> {
