@@ -68,11 +68,15 @@ impl BlockTable {
         }
         let buckets = blocks.next_power_of_two().max(16);
         let shift = 64 - buckets.trailing_zeros();
-        let hashes: Vec<u64> = (0..blocks)
-            .map(|b| mix(window(indexed, b * BLOCK).unwrap_or_default()))
-            .collect();
+        // Hashed twice (count, then fill) rather than kept: a hash per block
+        // would double the memory the build needs.
+        let hashes = || {
+            indexed
+                .chunks_exact(BLOCK)
+                .map(|block| mix(window(block, 0).unwrap_or_default()))
+        };
         let mut starts = vec![0u32; buckets + 1];
-        for &h in &hashes {
+        for h in hashes() {
             starts[(h >> shift) as usize + 1] += 1;
         }
         for b in 0..buckets {
@@ -81,7 +85,7 @@ impl BlockTable {
         // Fill each bucket in increasing offset order.
         let mut cursor: Vec<u32> = starts[..buckets].to_vec();
         let mut entries = vec![0u32; blocks];
-        for (block, &h) in hashes.iter().enumerate() {
+        for (block, h) in hashes().enumerate() {
             let slot = &mut cursor[(h >> shift) as usize];
             entries[*slot as usize] = (block * BLOCK) as u32 | tag(h);
             *slot += 1;
