@@ -1,13 +1,15 @@
-//! `cargo xtask ci [--skip-fmt] [--skip-clippy] [--skip-test] [--skip-regress]`:
+//! `cargo xtask ci [--skip-fmt] [--skip-clippy] [--skip-test] [--skip-regress] [--skip-docs]`:
 //! what CI runs, in order, stopping at the first failure: formatting,
-//! clippy with warnings denied, the workspace tests, the regress suite.
+//! clippy with warnings denied, the workspace tests, the regress suite, and
+//! the checks of the operator files (manual pages, sample configurations,
+//! systemd unit, sshd snippet).
 
 use anyhow::{bail, Result};
 
 use crate::util;
 
 /// The steps, by name.
-pub const STEPS: [&str; 4] = ["fmt", "clippy", "test", "regress"];
+pub const STEPS: [&str; 5] = ["fmt", "clippy", "test", "regress", "docs"];
 
 /// Which steps run, given the skip flags.
 pub fn selected(args: &[String]) -> Result<Vec<&'static str>> {
@@ -54,6 +56,12 @@ pub fn run(args: &[String]) -> Result<()> {
                 util::header("regress suite");
                 crate::regress::run(&[])?;
             }
+            "docs" => {
+                util::header("contrib/tests/all.sh");
+                let mut cmd = std::process::Command::new("sh");
+                cmd.arg("contrib/tests/all.sh").current_dir(util::root());
+                util::run(&mut cmd)?;
+            }
             _ => unreachable!("unknown step {step}"),
         }
     }
@@ -74,7 +82,7 @@ mod tests {
         assert_eq!(sel(&[]).unwrap(), STEPS.to_vec());
         assert_eq!(
             sel(&["--skip-regress", "--skip-fmt"]).unwrap(),
-            vec!["clippy", "test"]
+            vec!["clippy", "test", "docs"]
         );
         assert!(sel(&["--skip-lunch"]).is_err());
     }
