@@ -28,6 +28,10 @@ pub(crate) struct BlockTable {
     starts: Vec<u32>,
     /// Base offset of each block ORed with its [`tag`], grouped by bucket.
     entries: Vec<u32>,
+    /// One bit per eighth of a bucket, set where a block hashes: at most
+    /// one bit in eight is set, so most windows absent from the base are
+    /// rejected by one well-predicted test on a small bitmap.
+    filter: Vec<u64>,
 }
 
 /// Low bits of an entry holding the tag; the rest is the block offset.
@@ -90,10 +94,16 @@ impl BlockTable {
             entries[*slot as usize] = (block * BLOCK) as u32 | tag(h);
             *slot += 1;
         }
+        let mut filter = vec![0u64; (buckets * 8).div_ceil(64)];
+        for h in hashes() {
+            let bit = (h >> (shift - 3)) as usize;
+            filter[bit / 64] |= 1 << (bit % 64);
+        }
         BlockTable {
             shift,
             starts,
             entries,
+            filter,
         }
     }
 
@@ -109,7 +119,7 @@ impl BlockTable {
     #[inline]
     pub(crate) fn candidates(&self, window: u128, max: usize) -> impl Iterator<Item = usize> + '_ {
         let h = mix(window);
-        let entries: &[u32] = if self.is_empty() {
+        let entries: &[u32] = if self.is_empty() || !self.may_hold(h) {
             &[]
         } else {
             let b = (h >> self.shift) as usize;
@@ -128,9 +138,18 @@ impl BlockTable {
             .map(|&e| (e & !TAG_MASK) as usize)
     }
 
+    /// Whether a block with hash `h` may be in the table (`false`: surely
+    /// not).
+    #[inline]
+    fn may_hold(&self, h: u64) -> bool {
+        let bit = (h >> (self.shift - 3)) as usize;
+        self.filter[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
     /// Heap bytes used by the table.
     pub(crate) fn heap_size(&self) -> usize {
         (self.starts.capacity() + self.entries.capacity()) * std::mem::size_of::<u32>()
+            + self.filter.capacity() * std::mem::size_of::<u64>()
     }
 }
 
@@ -199,6 +218,20 @@ mod tests {
         }
         assert!(raw > 1000, "{raw}");
         assert!(kept * 8 < raw, "{kept} of {raw} kept");
+    }
+
+    #[test]
+    fn filter_sets_at_most_one_bit_in_eight() {
+        let base: Vec<u8> = (0..BLOCK as u32 * 1000)
+            .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+            .collect();
+        let table = BlockTable::new(&base);
+        let set: u32 = table.filter.iter().map(|w| w.count_ones()).sum();
+        let bits = table.filter.len() * 64;
+        assert!(
+            set > 0 && set as usize <= 1000 && set as usize * 8 <= bits,
+            "{set} of {bits}"
+        );
     }
 
     #[test]
