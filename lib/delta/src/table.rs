@@ -14,7 +14,8 @@
 //! multiples of 16, so each entry keeps four more bits of the block's hash in
 //! its low bits: most blocks that merely share a bucket with the window are
 //! skipped without reading the base, which matters once the base no longer
-//! fits in the cache. Four bytes per block of base plus four per bucket.
+//! fits in the cache. Four bytes per block of base, four per bucket (one to
+//! two buckets per block) and one bitmap byte per bucket.
 
 /// Size of an indexed block and of the window hashed at each target position.
 pub const BLOCK: usize = 16;
