@@ -8,6 +8,7 @@ mod build;
 mod ci;
 mod demo;
 mod dist;
+mod fuzz;
 mod install;
 mod regress;
 mod util;
@@ -26,7 +27,9 @@ commands:
   ci [--skip-fmt|--skip-clippy|--skip-test|--skip-regress]
                               what CI runs: fmt, clippy, tests, regress
   demo                        run gotd in the foreground on a sample repository
-  bench                       speed and size of gotd against git";
+  bench                       speed and size of gotd against git
+  fuzz TARGET|all [--seconds N] | --list | --check
+                              run the cargo-fuzz targets in fuzz/ (see fuzz/README.md)";
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,6 +47,7 @@ fn main() {
         "ci" => ci::run(&args),
         "demo" => demo::run(&args),
         "bench" => bench::run(&args),
+        "fuzz" => fuzz::run(&args),
         _ => {
             eprintln!("xtask: unknown command {cmd}\n{USAGE}");
             std::process::exit(1);
