@@ -41,6 +41,8 @@ struct Stats {
     recompressed: usize,
     /// Deltas computed here (against bases the client has).
     computed: usize,
+    /// Computed deltas that failed verification and were not used.
+    rejected: usize,
 }
 
 /// Delta-base cache of each object database handle (one per thread).
@@ -336,6 +338,11 @@ impl<I> SafeEntries<'_, I> {
         else {
             return Ok(false);
         };
+        // Never send a delta that does not rebuild the object.
+        if gotd_delta::apply(&base_data, &delta).ok().as_deref() != Some(target) {
+            self.stats.rejected += 1;
+            return Ok(false);
+        }
         let count = Count {
             id: entry.id,
             entry_pack_location: PackLocation::NotLookedUp,
