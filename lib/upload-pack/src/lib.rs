@@ -24,6 +24,7 @@ mod failure;
 mod objects;
 mod pack;
 mod progress;
+mod ready;
 mod refs;
 mod request;
 mod v0;

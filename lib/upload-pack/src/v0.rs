@@ -84,12 +84,24 @@ fn haves(
 ) -> Result<(), Fail> {
     let mode = req.caps.ack;
     let mut acked = false;
+    let mut ready = false;
+    let mut new_common = false;
     let mut buf = Vec::new();
     let mut seen = gix::hashtable::HashSet::default();
     loop {
         let line = match rd.read_packet()? {
             None => return Err(gotd_wire::pkt::PktError::Eof.into()),
             Some(Packet::Flush) => {
+                // multi_ack_detailed: once every want reaches a common
+                // commit, say so; the client then stops sending haves.
+                if mode == AckMode::Detailed && !ready && new_common {
+                    new_common = false;
+                    if crate::ready::ok_to_give_up(repo, &req.wants, &req.common) {
+                        ready = true;
+                        let last = req.common.last().expect("common").to_hex();
+                        pkt::write_line(&mut buf, &format!("ACK {last} ready")).map_err(io)?;
+                    }
+                }
                 if mode != AckMode::Single || !acked {
                     pkt::write_line(&mut buf, "NAK").map_err(io)?;
                 }
@@ -108,6 +120,7 @@ fn haves(
                 continue;
             }
             req.common.push(id);
+            new_common = true;
             let hex = id.to_hex();
             match mode {
                 AckMode::Detailed => pkt::write_line(&mut buf, &format!("ACK {hex} common")),

@@ -183,6 +183,7 @@ fn fetch(
         return Err(Fail::new("expected want"));
     }
     if !done {
+        let ready = crate::ready::ok_to_give_up(repo, &req.wants, &req.common);
         let mut out = Vec::new();
         pkt::write_line(&mut out, "acknowledgments").map_err(io)?;
         if req.common.is_empty() {
@@ -191,8 +192,14 @@ fn fetch(
         for id in &req.common {
             pkt::write_line(&mut out, &format!("ACK {}", id.to_hex())).map_err(io)?;
         }
-        pkt::write_flush(&mut out).map_err(io)?;
-        return output.write_all(&out).map_err(io);
+        if !ready {
+            pkt::write_flush(&mut out).map_err(io)?;
+            return output.write_all(&out).map_err(io);
+        }
+        // Ready: the packfile section follows in this same response.
+        pkt::write_line(&mut out, "ready").map_err(io)?;
+        pkt::write_delim(&mut out).map_err(io)?;
+        output.write_all(&out).map_err(io)?;
     }
     let refs = Refs::read(repo)?;
     pack::send(repo, &req, &refs, output, opts, pack::Framing::V2)

@@ -173,13 +173,23 @@ fn v2_acknowledgments_then_packfile() {
     let r = repo();
     let want = format!("want {}\n", r.c3);
     let lines = [
+        // No common commit yet: acknowledgments only.
+        "command=fetch\n",
+        "0001",
+        &want,
+        &have(UNKNOWN),
+        "ofs-delta\n",
+        "0000",
+        // c1 is common and c3 reaches it: ready, and the pack follows.
         "command=fetch\n",
         "0001",
         &want,
         &have(UNKNOWN),
         &have(&r.c1),
         "ofs-delta\n",
+        "no-progress\n",
         "0000",
+        // With done: no acknowledgments, just the pack.
         "command=fetch\n",
         "0001",
         &want,
