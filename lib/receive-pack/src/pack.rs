@@ -134,7 +134,8 @@ pub(crate) fn receive(
     limits: &Limits,
 ) -> Result<Received, Refused> {
     let mut header = [0u8; 12];
-    let got = read_full(input, &mut header).map_err(|e| Refused::from(e.to_string()))?;
+    let got =
+        gotd_wire::pkt::read_full(input, &mut header).map_err(|e| Refused::from(e.to_string()))?;
     if got < header.len() {
         return Err("short pack file".into());
     }
@@ -365,17 +366,4 @@ impl Read for Limited<'_> {
         self.total += n as u64;
         Ok(n)
     }
-}
-
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut off = 0;
-    while off < buf.len() {
-        match r.read(&mut buf[off..]) {
-            Ok(0) => break,
-            Ok(n) => off += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(off)
 }

@@ -137,8 +137,9 @@ fn parse_len(hdr: &[u8; 4]) -> Result<usize, PktError> {
     Ok(n)
 }
 
-/// Reads until `buf` is full or the stream ends; returns the bytes read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+/// Reads until `buf` is full or the stream ends; returns the bytes read
+/// (fewer than `buf.len()` only at the end of the stream).
+pub fn read_full<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut off = 0;
     while off < buf.len() {
         match r.read(&mut buf[off..]) {
