@@ -9,7 +9,7 @@
 //! A missing object aborts the pack with an error instead of a corrupt pack.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 
 use gix::hashtable::HashSet;
@@ -50,6 +50,9 @@ const PACK_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Longest chain of computed deltas.
 const MAX_CHAIN: u8 = 50;
+
+/// Earlier versions of the same path tried as delta bases, newest first.
+const PATH_WINDOW: usize = 3;
 
 /// Assumed chain depth of a delta copied from a stored pack.
 const REUSED_DEPTH: u8 = 25;
@@ -199,9 +202,9 @@ struct SafeEntries<'a, I> {
     db: Db,
     client_has: &'a HashSet<ObjectId>,
     hints: &'a objects::Hints,
-    /// Path hash -> (index, chain depth) of the last whole or computed
-    /// entry sent from that path: the base tried for the next version.
-    last_by_name: HashMap<u32, (usize, u8)>,
+    /// Path number -> (index, chain depth) of the last entries sent from
+    /// that path, newest first: the bases tried for the next version.
+    last_by_name: HashMap<u32, VecDeque<(usize, u8)>>,
     thin: bool,
     ofs: bool,
     /// Ids in the order they are written; `index` maps them back.
@@ -253,7 +256,9 @@ impl<I> SafeEntries<'_, I> {
             },
         }
         if let (Some(depth), Some(&name)) = (chain, self.hints.name.get(&entry.id)) {
-            self.last_by_name.insert(name, (self.ids.len(), depth));
+            let recent = self.last_by_name.entry(name).or_default();
+            recent.push_front((self.ids.len(), depth));
+            recent.truncate(PATH_WINDOW);
         }
         if !matches!(entry.kind, Kind::Base(_)) {
             self.stats.deltas += 1;
@@ -289,29 +294,35 @@ impl<I> SafeEntries<'_, I> {
         let Some(&name) = self.hints.name.get(&entry.id) else {
             return Ok(Some(0));
         };
-        let Some(&(base_index, depth)) = self.last_by_name.get(&name) else {
+        let Some(candidates) = self.last_by_name.get(&name).cloned() else {
             return Ok(Some(0));
         };
-        if depth >= MAX_CHAIN {
-            return Ok(Some(0));
-        }
-        let t = match target {
-            Some(t) => t,
-            None => self.load_target(entry)?,
-        };
-        let base = self.ids[base_index];
-        let as_kind = if self.ofs {
-            Kind::DeltaRef {
-                object_index: base_index,
+        let mut t = target;
+        let mut chain = 0;
+        for (base_index, depth) in candidates {
+            if depth >= MAX_CHAIN {
+                continue;
             }
-        } else {
-            Kind::DeltaOid { id: base }
-        };
-        Ok(Some(if self.try_delta(entry, kind, &t, base, as_kind)? {
-            depth + 1
-        } else {
-            0
-        }))
+            let target = match t.take() {
+                Some(t) => t,
+                None => self.load_target(entry)?,
+            };
+            let base = self.ids[base_index];
+            let as_kind = if self.ofs {
+                Kind::DeltaRef {
+                    object_index: base_index,
+                }
+            } else {
+                Kind::DeltaOid { id: base }
+            };
+            // Each success replaced the entry, so a later candidate wins
+            // only with a smaller delta.
+            if self.try_delta(entry, kind, &target, base, as_kind)? {
+                chain = depth + 1;
+            }
+            t = Some(target);
+        }
+        Ok(Some(chain))
     }
 
     fn load_target(&mut self, entry: &Entry) -> Result<Vec<u8>, gix::Error> {
