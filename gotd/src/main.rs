@@ -69,6 +69,17 @@ fn run_daemon(opts: &Opts) -> anyhow::Result<()> {
     let exe = std::fs::canonicalize("/proc/self/exe")
         .or_else(|_| std::env::current_exe())
         .context("finding our own executable")?;
+    // Opened while still root, so that the daemon user need not reach it.
+    let exe_fd = match gotd::parent::children::open_exe(&exe) {
+        Ok(fd) => Some(std::sync::Arc::new(fd)),
+        Err(e) => {
+            eprintln!(
+                "gotd: {}: {e}; children will be executed from the path",
+                exe.display()
+            );
+            None
+        }
+    };
     let privsep = nix::unistd::geteuid().is_root();
     let run_as: Option<RunAs> = if privsep {
         Some(privsep::resolve_user(&config.user)?)
@@ -99,6 +110,7 @@ fn run_daemon(opts: &Opts) -> anyhow::Result<()> {
     );
     let instance = Instance {
         exec_path: gotd::parent::children::exec_path(&exe),
+        exe_fd,
         exe,
         config_path,
         foreground: opts.foreground,

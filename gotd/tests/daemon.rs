@@ -879,3 +879,53 @@ fn children_start_when_the_binary_is_out_of_the_daemon_users_reach() {
     assert!(site.gotctl("stop").status.success());
     wait_for("gotd to exit", || child.try_wait().unwrap().is_some());
 }
+
+#[test]
+fn children_run_the_started_binary_after_it_is_replaced() {
+    use std::os::unix::fs::PermissionsExt;
+    let site = Site::new();
+    site.default_conf();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.path().join("gotd");
+    std::fs::copy(bin("gotd"), &copy).unwrap();
+    let log = std::fs::File::create(site.path("replaced.log")).unwrap();
+    let mut spawned = None;
+    wait_for(
+        "the copy to be executable",
+        || match std::process::Command::new(&copy)
+            .arg("-dv")
+            .arg("-f")
+            .arg(site.conf())
+            .stdin(Stdio::null())
+            .stderr(log.try_clone().unwrap())
+            .spawn()
+        {
+            Ok(c) => {
+                spawned = Some(c);
+                true
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => false,
+            Err(e) => panic!("spawning {}: {e}", copy.display()),
+        },
+    );
+    // Killed if the test fails before stopping it.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = KillOnDrop(spawned.unwrap());
+    wait_for("gotd to answer", || site.gotctl("info").status.success());
+    // An upgrade installs a new file under the same name; a child started
+    // from the path would now run this script and fail.
+    let new = dir.path().join("gotd.new");
+    std::fs::write(&new, "#!/bin/sh\nexit 1\n").unwrap();
+    std::fs::set_permissions(&new, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(&new, &copy).unwrap();
+    one_exchange(&site);
+    assert!(site.gotctl("stop").status.success());
+    wait_for("gotd to exit", || child.0.try_wait().unwrap().is_some());
+}

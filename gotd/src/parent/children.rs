@@ -1,12 +1,15 @@
 //! Starting, stopping and reaping repo children.
 //!
 //! A child is our own binary re-executed with `-T r|w -P <repo>` and one
-//! end of a fresh socketpair on fd 3. It is registered before the spawn
+//! end of a fresh socketpair on fd 3. The binary is the one the daemon was
+//! started from: it is opened at startup and executed through that
+//! descriptor ([`open_exe`]), so replacing the file does not change what
+//! running daemons execute. It is registered before the spawn
 //! call returns to the event loop, so the SIGCHLD reaper always finds it.
 //! Stopping is SIGTERM, then SIGKILL if it is still unreaped 5 s later.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -46,12 +49,11 @@ pub fn spawn(
     let (exe, program, foreground, verbosity) = {
         let s = state.borrow();
         let i = &s.instance;
-        (
-            i.exe.clone(),
-            i.exec_path.clone(),
-            i.foreground,
-            i.verbosity,
-        )
+        let program = match &i.exe_fd {
+            Some(fd) => fd_path(fd),
+            None => i.exec_path.clone(),
+        };
+        (i.exe.clone(), program, i.foreground, i.verbosity)
     };
     let mut cmd = Command::new(program);
     // argv[0] is the real path, for ps(1).
@@ -93,7 +95,35 @@ pub fn spawn(
     ))
 }
 
-/// What to execute for a child: our binary's path when the daemon user
+/// Opens the daemon's own binary at startup, so that children run the same
+/// program as the parent even after the file at `exe` has been replaced
+/// (an upgrade with `make install` while the daemon runs). Children are
+/// executed through `/proc/self/fd/N` (what `fexecve(3)` does), which the
+/// kernel resolves to the opened file without searching its directories,
+/// so it also works when the daemon user cannot reach `exe`.
+///
+/// The descriptor is close-on-exec (the binary is ELF, so executing it
+/// through its own close-on-exec descriptor works) and never number 3,
+/// which a child's IPC socket takes over between fork and exec.
+pub fn open_exe(exe: &Path) -> io::Result<OwnedFd> {
+    let mut low = Vec::new();
+    loop {
+        let fd = OwnedFd::from(std::fs::File::open(exe)?);
+        if fd.as_raw_fd() > sys::CHILD_IPC_FD {
+            return Ok(fd);
+        }
+        // Keep the low number taken so that the next open gets a higher one.
+        low.push(fd);
+    }
+}
+
+/// The path through which a child executes the binary open on `fd`.
+pub fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// What to execute for a child when the binary could not be opened at
+/// startup: our binary's path when the daemon user
 /// can execute it there, else `/proc/self/exe`, which reaches the running
 /// binary even when its directory is not searchable by the daemon user
 /// (e.g. a build tree under /root). The path is preferred because tools

@@ -30,6 +30,10 @@ pub struct Instance {
     /// What children are executed from: `exe`, or `/proc/self/exe` when the
     /// daemon user cannot reach `exe` (see [`exec_path`](crate::parent::children::exec_path)).
     pub exec_path: PathBuf,
+    /// Our binary, opened at startup; children are executed from it (see
+    /// [`open_exe`](crate::parent::children::open_exe)). `None` if it could
+    /// not be opened: then `exec_path` is used.
+    pub exe_fd: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
     /// The configuration file, re-read by `gotctl reload`.
     pub config_path: PathBuf,
     pub foreground: bool,
@@ -276,6 +280,7 @@ mod tests {
             Instance {
                 exe: "/bin/false".into(),
                 exec_path: "/bin/false".into(),
+                exe_fd: None,
                 config_path: "/x".into(),
                 foreground: true,
                 verbosity: 0,
