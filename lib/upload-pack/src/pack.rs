@@ -269,10 +269,11 @@ impl<I> SafeEntries<'_, I> {
         Ok(())
     }
 
-    /// For a whole blob or tree, tries a freshly computed delta: first
-    /// against the object the client has at the same path (thin packs),
-    /// then against the last object sent from the same path. Returns the
-    /// entry's chain depth.
+    /// For a whole blob or tree, tries freshly computed deltas against the
+    /// object the client has at the same path (thin packs) and against the
+    /// last versions sent from the same path; the smallest verified one
+    /// replaces the entry if it is smaller compressed. Returns the entry's
+    /// chain depth.
     fn compute_delta(&mut self, entry: &mut Entry) -> Result<Option<u8>, gix::Error> {
         let kind = match entry.kind {
             Kind::Base(k @ (gix::objs::Kind::Blob | gix::objs::Kind::Tree)) => k,
@@ -281,79 +282,47 @@ impl<I> SafeEntries<'_, I> {
         if entry.decompressed_size < MIN_DELTA_TARGET {
             return Ok(Some(0));
         }
-        let mut target = None;
+        // (base, how to refer to it, resulting chain depth)
+        let mut candidates: Vec<(ObjectId, Kind, u8)> = Vec::new();
         if let Some(&base) = self.hints.client_base.get(&entry.id) {
             if self.thin && self.client_has.contains(&base) {
-                let t = self.load_target(entry)?;
-                if self.try_delta(entry, kind, &t, base, Kind::DeltaOid { id: base })? {
-                    return Ok(Some(1));
-                }
-                target = Some(t);
+                candidates.push((base, Kind::DeltaOid { id: base }, 1));
             }
         }
-        let Some(&name) = self.hints.name.get(&entry.id) else {
+        if let Some(recent) = self.hints.name.get(&entry.id).and_then(|n| self.last_by_name.get(n)) {
+            for &(index, depth) in recent.iter().filter(|(_, d)| *d < MAX_CHAIN) {
+                let base = self.ids[index];
+                let as_kind = if self.ofs {
+                    Kind::DeltaRef { object_index: index }
+                } else {
+                    Kind::DeltaOid { id: base }
+                };
+                candidates.push((base, as_kind, depth + 1));
+            }
+        }
+        if candidates.is_empty() {
             return Ok(Some(0));
-        };
-        let Some(candidates) = self.last_by_name.get(&name).cloned() else {
-            return Ok(Some(0));
-        };
-        let mut t = target;
-        let mut chain = 0;
-        for (base_index, depth) in candidates {
-            if depth >= MAX_CHAIN {
+        }
+        let target = self.load_target(entry)?;
+        let mut best: Option<(Vec<u8>, Kind, u8)> = None;
+        for (base, as_kind, depth) in candidates {
+            let Some(base_data) = self.load(base) else {
+                continue;
+            };
+            let limit = best.as_ref().map_or(target.len() / 2, |b| b.0.len().saturating_sub(1));
+            let Some(delta) = gotd_delta::DeltaIndex::new(&base_data).encode(&target, limit) else {
+                continue;
+            };
+            // Never send a delta that does not rebuild the object.
+            if gotd_delta::apply(&base_data, &delta).ok().as_deref() != Some(&target[..]) {
+                self.stats.rejected += 1;
                 continue;
             }
-            let target = match t.take() {
-                Some(t) => t,
-                None => self.load_target(entry)?,
-            };
-            let base = self.ids[base_index];
-            let as_kind = if self.ofs {
-                Kind::DeltaRef {
-                    object_index: base_index,
-                }
-            } else {
-                Kind::DeltaOid { id: base }
-            };
-            // Each success replaced the entry, so a later candidate wins
-            // only with a smaller delta.
-            if self.try_delta(entry, kind, &target, base, as_kind)? {
-                chain = depth + 1;
-            }
-            t = Some(target);
+            best = Some((delta, as_kind, depth));
         }
-        Ok(Some(chain))
-    }
-
-    fn load_target(&mut self, entry: &Entry) -> Result<Vec<u8>, gix::Error> {
-        match self.load(entry.id) {
-            Some(t) => Ok(t),
-            None => Err(self.fail(format!("object {} not found", entry.id.to_hex()))),
-        }
-    }
-
-    /// Replaces `entry` by a delta of `target` against `base`, written as
-    /// `as_kind`, if that is smaller. Returns whether it did.
-    fn try_delta(
-        &mut self,
-        entry: &mut Entry,
-        kind: gix::objs::Kind,
-        target: &[u8],
-        base: ObjectId,
-        as_kind: Kind,
-    ) -> Result<bool, gix::Error> {
-        let Some(base_data) = self.load(base) else {
-            return Ok(false);
+        let Some((delta, as_kind, depth)) = best else {
+            return Ok(Some(0));
         };
-        let Some(delta) = gotd_delta::DeltaIndex::new(&base_data).encode(target, target.len() / 2)
-        else {
-            return Ok(false);
-        };
-        // Never send a delta that does not rebuild the object.
-        if gotd_delta::apply(&base_data, &delta).ok().as_deref() != Some(target) {
-            self.stats.rejected += 1;
-            return Ok(false);
-        }
         let count = Count {
             id: entry.id,
             entry_pack_location: PackLocation::NotLookedUp,
@@ -361,14 +330,21 @@ impl<I> SafeEntries<'_, I> {
         let data = gix::objs::Data::new(&delta, kind, gix::hash::Kind::Sha1);
         let packed = Entry::from_data(&count, &data, self.compression)?;
         if packed.compressed_data.len() >= entry.compressed_data.len() {
-            return Ok(false);
+            return Ok(Some(0));
         }
         *entry = Entry {
             kind: as_kind,
             ..packed
         };
         self.stats.computed += 1;
-        Ok(true)
+        Ok(Some(depth))
+    }
+
+    fn load_target(&mut self, entry: &Entry) -> Result<Vec<u8>, gix::Error> {
+        match self.load(entry.id) {
+            Some(t) => Ok(t),
+            None => Err(self.fail(format!("object {} not found", entry.id.to_hex()))),
+        }
     }
 
     /// An object's decompressed data.
