@@ -1,16 +1,20 @@
 //! The scenarios and the runner that gives each a fresh repository, a fresh
 //! gotd with its own configuration, and the post-scenario checks.
 
+pub mod chaos;
 pub mod control;
 pub mod faults;
 pub mod interop;
 pub mod invocation;
 pub mod leaks;
+pub mod lifecycle;
 pub mod limits;
 pub mod local;
 pub mod protocol;
 pub mod read;
 pub mod request;
+pub mod security;
+pub mod slow;
 pub mod stress;
 pub mod write;
 
@@ -94,6 +98,10 @@ pub fn all() -> Vec<Scenario> {
     v.extend(control::scenarios());
     v.extend(invocation::scenarios());
     v.extend(faults::scenarios());
+    v.extend(security::scenarios());
+    v.extend(slow::scenarios());
+    v.extend(chaos::scenarios());
+    v.extend(lifecycle::scenarios());
     v.extend(stress::scenarios());
     v.extend(leaks::scenarios());
     v

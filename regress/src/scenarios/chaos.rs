@@ -1,0 +1,313 @@
+//! Fault injection at random points, from a seeded generator (the seed is
+//! printed; `GOTD_TEST_FAULT_SEED` replays a run):
+//!
+//! * `writer_kill_random`: 50 pushes, the repository writer SIGKILLed after
+//!   a random delay in each; every ref is always old or new, fsck is clean
+//!   and nothing temporary is left once the next push has cleaned up.
+//! * `disconnect_random`: clients vanishing at random byte offsets of a
+//!   clone's pack and of a push's pack; nothing changes in the repository
+//!   and the daemon releases everything each time.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::{ensure, none, Body, Ctx, Scenario, Setup, StartMode};
+use crate::client::pkt;
+use crate::repo::{self, RepoKind};
+use crate::{cmd, procfs};
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "writer_kill_random",
+            about: "50 pushes, the writer SIGKILLed at random points: refs old or new, fsck clean",
+            skip_if: None,
+            body: Body::Served {
+                setup: Setup {
+                    repo: RepoKind::Standard,
+                    rules: super::write::permit_rw,
+                    global: none,
+                    extra_repos: none,
+                    start: StartMode::Default,
+                },
+                run: writer_kill_random,
+            },
+        },
+        Scenario {
+            name: "disconnect_random",
+            about: "clients vanish at random byte offsets of clones and pushes: nothing changes",
+            skip_if: None,
+            body: Body::Served {
+                setup: Setup {
+                    repo: RepoKind::Large,
+                    rules: super::write::permit_rw,
+                    global: none,
+                    extra_repos: none,
+                    start: StartMode::Default,
+                },
+                run: disconnect_random,
+            },
+        },
+    ]
+}
+
+/// A small deterministic generator (splitmix64).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// The run's generator: `GOTD_TEST_FAULT_SEED`, else a fixed default.
+    pub fn from_env(ctx: &mut Ctx, default: u64) -> Rng {
+        let seed = std::env::var("GOTD_TEST_FAULT_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default);
+        ctx.note(format!(
+            "seed {seed} (GOTD_TEST_FAULT_SEED={seed} replays it)"
+        ));
+        Rng::new(seed)
+    }
+
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// The live (non-zombie) children of the daemon: its repo children.
+pub fn live_children(ctx: &Ctx) -> Vec<i32> {
+    procfs::children(ctx.gotd.pid)
+        .into_iter()
+        .filter(|p| p.state != 'Z')
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// SIGKILLs every live repo child; returns how many.
+pub fn kill_children(ctx: &Ctx) -> usize {
+    let pids = live_children(ctx);
+    for p in &pids {
+        let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
+    }
+    pids.len()
+}
+
+/// Files below `objects/` and `refs/` that are temporary: quarantine
+/// directories, lock files, temporary packs.
+pub fn temporaries(repo: &std::path::Path) -> Vec<String> {
+    repo::listing(repo)
+        .into_iter()
+        .map(|p| p.display().to_string())
+        .filter(|p| {
+            p.contains("incoming-")
+                || p.ends_with(".lock")
+                || p.contains("/tmp_")
+                || p.contains("tmp-")
+        })
+        .collect()
+}
+
+/// Makes a commit in the client clone `dir` with a fresh file of `size`
+/// noise bytes; returns its id.
+pub fn commit_noise(ctx: &Ctx, dir: &str, i: u64, size: usize) -> Result<String> {
+    let file = format!("chaos-{}", i % 3);
+    std::fs::write(ctx.path(dir).join(&file), repo::noise(size, 1000 + i))?;
+    ctx.git_in(dir, &["add", &file])?;
+    ctx.git_in(dir, &["commit", "-q", "-m", &format!("chaos {i}")])?;
+    ctx.git_in(dir, &["rev-parse", "HEAD"])
+}
+
+fn writer_kill_random(ctx: &mut Ctx) -> Result<()> {
+    const PUSHES: u64 = 50;
+    let mut rng = Rng::from_env(ctx, 0x5eed_0001);
+    ctx.clone("w", &[])?;
+    let refname = "refs/heads/chaos";
+    let (mut killed, mut completed, mut refused) = (0, 0, 0);
+    for i in 0..PUSHES {
+        let size = 64 * 1024 + rng.below(1024 * 1024) as usize;
+        let new = commit_noise(ctx, "w", i, size)?;
+        let old = ctx.server_ref(refname)?;
+        // The kill lands at a random instant of the writer's life: up to
+        // 250 ms after it appears (a push here takes about 100-300 ms);
+        // a writer already done by then is not killed.
+        let delay = Duration::from_millis(rng.below(250));
+        let mut push = ctx.client().git_cmd(
+            &ctx.path("w"),
+            &["push", "-q", "-f", "origin", &format!("HEAD:{refname}")],
+        );
+        push.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = push.spawn().context("starting git push")?;
+        let appear_by = Instant::now() + ctx.t();
+        let mut kills = 0;
+        while child.try_wait()?.is_none() && Instant::now() < appear_by {
+            if !live_children(ctx).is_empty() {
+                let seen = Instant::now();
+                while seen.elapsed() < delay && child.try_wait()?.is_none() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                if child.try_wait()?.is_none() {
+                    kills = kill_children(ctx);
+                }
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let deadline = Instant::now() + ctx.t();
+        let status = loop {
+            if let Some(st) = child.try_wait()? {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("push {i} did not end");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let now = ctx.server_ref(refname)?;
+        ensure(now == old || now.as_deref() == Some(new.as_str()), || {
+            format!("push {i}: {refname} is {now:?}, neither old {old:?} nor new {new}")
+        })?;
+        if status.success() {
+            ensure(now.as_deref() == Some(new.as_str()), || {
+                format!("push {i} succeeded but {refname} is {now:?}")
+            })?;
+            completed += 1;
+        } else if kills > 0 {
+            killed += 1;
+        } else {
+            refused += 1;
+        }
+        ctx.settle().with_context(|| format!("after push {i}"))?;
+    }
+    ctx.note(format!(
+        "{PUSHES} pushes: {completed} completed, {killed} writers killed, {refused} failed otherwise"
+    ));
+    ensure(killed >= PUSHES / 5, || {
+        format!("only {killed} of {PUSHES} pushes were hit by a kill; the delays miss the writer")
+    })?;
+    repo::fsck(&ctx.repo, &ctx.w.gotd_user, ctx.t())?;
+    // The next push cleans up after the killed writers.
+    let new = commit_noise(ctx, "w", PUSHES, 1024)?;
+    ctx.git_in(
+        "w",
+        &["push", "-q", "-f", "origin", &format!("HEAD:{refname}")],
+    )
+    .context("push after the killed writers")?;
+    ensure(ctx.server_ref(refname)?.as_deref() == Some(&new), || {
+        "the final push did not update the ref".into()
+    })?;
+    let left = temporaries(&ctx.repo);
+    ensure(left.is_empty(), || {
+        format!("temporary files left after the next push: {left:?}")
+    })
+}
+
+fn disconnect_random(ctx: &mut Ctx) -> Result<()> {
+    const ROUNDS: u64 = 10;
+    let mut rng = Rng::from_env(ctx, 0x5eed_0002);
+    let refs_before = repo::refs(&ctx.repo, ctx.t())?;
+    let files_before = repo::listing(&ctx.repo);
+    let main = ctx.server_ref("refs/heads/main")?.context("no main")?;
+
+    // Clones: read a random number of bytes of the pack, then vanish.
+    let cmdline = format!("git-upload-pack '{}'", ctx.w.settings.repo_name);
+    for i in 0..ROUNDS {
+        let offset = rng.below(8 << 20) as usize;
+        let mut s = ctx.client().ssh_open(&cmdline)?;
+        s.read_advertisement()?;
+        s.send(pkt(&format!("want {main} side-band-64k ofs-delta\n")).as_bytes())?;
+        s.send(b"0000")?;
+        s.send(pkt("done\n").as_bytes())?;
+        s.read_at_least(offset)
+            .with_context(|| format!("clone {i}: reading {offset} bytes"))?;
+        s.kill();
+        ctx.settle()
+            .with_context(|| format!("after clone {i} cut at byte {offset}"))?;
+    }
+
+    // Pushes: send a random prefix of the pack, then vanish.
+    ctx.clone("p", &[])?;
+    let new = commit_noise(ctx, "p", 0, 2 << 20)?;
+    let mut pack_objects = ctx.client().git_cmd(
+        &ctx.path("p"),
+        &["pack-objects", "--stdout", "--revs", "-q"],
+    );
+    let pack = cmd::run_ok(&mut pack_objects, Some(b"HEAD\n^origin/main\n"), ctx.t())?.stdout;
+    let zero = "0".repeat(40);
+    let cmdline = format!("git-receive-pack '{}'", ctx.w.settings.repo_name);
+    let mut cuts = Vec::new();
+    for i in 0..ROUNDS {
+        // Offsets inside the command list too, not only the pack.
+        let commands = format!(
+            "{}0000",
+            pkt(&format!(
+                "{zero} {new} refs/heads/cut\0report-status ofs-delta"
+            ))
+        );
+        let mut input = commands.into_bytes();
+        input.extend_from_slice(&pack);
+        let cut = rng.below(input.len() as u64) as usize;
+        cuts.push(cut);
+        let mut s = ctx.client().ssh_open(&cmdline)?;
+        s.read_advertisement()?;
+        s.send(&input[..cut])?;
+        s.kill();
+        ctx.settle()
+            .with_context(|| format!("after push {i} cut at byte {cut} of {}", input.len()))?;
+    }
+    ctx.note(format!("push cuts (bytes of {}): {cuts:?}", pack.len()));
+    ensure(repo::refs(&ctx.repo, ctx.t())? == refs_before, || {
+        "a cut push changed the refs".into()
+    })?;
+    let stray: Vec<String> = repo::listing(&ctx.repo)
+        .iter()
+        .filter(|p| !files_before.contains(p))
+        .map(|p| p.display().to_string())
+        .collect();
+    ensure(stray.is_empty(), || {
+        format!("cut pushes left files behind: {stray:?}")
+    })?;
+    repo::fsck(&ctx.repo, &ctx.w.gotd_user, ctx.t())?;
+    ctx.git_in("p", &["push", "-q", "origin", "HEAD:refs/heads/cut"])
+        .context("the push, uncut")?;
+    ensure(
+        ctx.server_ref("refs/heads/cut")?.as_deref() == Some(&new),
+        || "the uncut push did not create the ref".into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rng_is_deterministic_and_bounded() {
+        let mut a = Rng::new(7);
+        let mut b = Rng::new(7);
+        let va: Vec<u64> = (0..100).map(|_| a.below(10)).collect();
+        let vb: Vec<u64> = (0..100).map(|_| b.below(10)).collect();
+        assert_eq!(va, vb);
+        assert!(va.iter().all(|&v| v < 10));
+        // Not constant.
+        assert!(va.iter().any(|&v| v != va[0]));
+        assert_ne!(Rng::new(8).next_u64(), Rng::new(7).next_u64());
+    }
+}
