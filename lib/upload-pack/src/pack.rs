@@ -289,11 +289,18 @@ impl<I> SafeEntries<'_, I> {
                 candidates.push((base, Kind::DeltaOid { id: base }, 1));
             }
         }
-        if let Some(recent) = self.hints.name.get(&entry.id).and_then(|n| self.last_by_name.get(n)) {
+        if let Some(recent) = self
+            .hints
+            .name
+            .get(&entry.id)
+            .and_then(|n| self.last_by_name.get(n))
+        {
             for &(index, depth) in recent.iter().filter(|(_, d)| *d < MAX_CHAIN) {
                 let base = self.ids[index];
                 let as_kind = if self.ofs {
-                    Kind::DeltaRef { object_index: index }
+                    Kind::DeltaRef {
+                        object_index: index,
+                    }
                 } else {
                     Kind::DeltaOid { id: base }
                 };
@@ -309,7 +316,9 @@ impl<I> SafeEntries<'_, I> {
             let Some(base_data) = self.load(base) else {
                 continue;
             };
-            let limit = best.as_ref().map_or(target.len() / 2, |b| b.0.len().saturating_sub(1));
+            let limit = best
+                .as_ref()
+                .map_or(target.len() / 2, |b| b.0.len().saturating_sub(1));
             let Some(delta) = gotd_delta::DeltaIndex::new(&base_data).encode(&target, limit) else {
                 continue;
             };
