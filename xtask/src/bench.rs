@@ -386,16 +386,22 @@ fn measure_all(args: &Args, repo: &Path, ours: &Path, work: &Path) -> Result<()>
     Ok(())
 }
 
-/// Runs `f` for both servers `runs` times, interleaved, and returns the
+/// Runs `f` for both servers `runs` times, interleaved (who goes first
+/// alternates, so neither always runs on a colder cache), and returns the
 /// samples of each.
 fn alternate(
     runs: usize,
     f: impl Fn(Server) -> Result<Sample>,
 ) -> Result<(Vec<Sample>, Vec<Sample>)> {
     let (mut o, mut g) = (Vec::new(), Vec::new());
-    for _ in 0..runs {
-        o.push(f(Server::Ours)?);
-        g.push(f(Server::Git)?);
+    for i in 0..runs {
+        if i % 2 == 0 {
+            o.push(f(Server::Ours)?);
+            g.push(f(Server::Git)?);
+        } else {
+            g.push(f(Server::Git)?);
+            o.push(f(Server::Ours)?);
+        }
     }
     Ok((o, g))
 }
