@@ -6,12 +6,15 @@
 //! the `gotd-upload-pack-stdio` test and benchmark binary.
 //!
 //! Modules, in the order an exchange uses them:
-//! * [`refs`]: the repository's refs as advertised (HEAD, sorted refs, peeled tags);
-//! * [`advertise`]: the v0/v1 advertisement and our capability list;
-//! * [`v0`]: the v0/v1 want/have/done state machine;
-//! * [`v2`]: protocol v2 (`ls-refs`, `fetch`);
-//! * [`objects`]: the exact object set `wants − haves`;
-//! * [`pack`]: streaming the pack (delta reuse, safe thin bases, progress).
+//! * `refs`: the repository's refs as advertised (HEAD, sorted refs, peeled tags);
+//! * `advertise`: the v0/v1 advertisement and our capability list;
+//! * `v0`: the v0/v1 want/have/done state machine;
+//! * `v2`: protocol v2 (`ls-refs`, `fetch`);
+//! * `ready`: whether negotiation may stop early;
+//! * `objects`: the exact object set `wants − haves` (with `bitmap`
+//!   for clones of bitmapped packs);
+//! * `pack`: the pack (delta reuse, safe thin bases, computed deltas);
+//! * `progress`: side-band framing and progress lines.
 
 use std::io::{Read, Write};
 use std::path::Path;
