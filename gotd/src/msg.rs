@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use gotd_config::Protection;
+use gotd_notify::{RefFilter, RefSummary};
 use serde::{Deserialize, Serialize};
 
 /// Parent to child.
@@ -29,6 +30,9 @@ pub struct Serve {
     pub uid: u32,
     /// Protection rules (writers only; empty for readers).
     pub protection: Protection,
+    /// Which updated refs to summarise for notifications (writers of
+    /// repositories with `notify` targets only).
+    pub notify: Option<RefFilter>,
 }
 
 /// Child to parent.
@@ -46,6 +50,8 @@ pub enum ToParent {
         error: Option<String>,
         /// Ref updates a push requested, and their fate.
         updates: Vec<RefUpdate>,
+        /// Summaries of the applied updates that notify.
+        notifications: Vec<RefSummary>,
     },
 }
 

@@ -929,3 +929,96 @@ fn children_run_the_started_binary_after_it_is_replaced() {
     assert!(site.gotctl("stop").status.success());
     wait_for("gotd to exit", || child.0.try_wait().unwrap().is_some());
 }
+
+/// Accepts one HTTP request on a fresh port; the receiver gets its head
+/// and body.
+fn one_http_request() -> (u16, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let len = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().unwrap())
+            })
+            .unwrap_or(0);
+        let mut body = vec![0u8; len];
+        r.read_exact(&mut body).unwrap();
+        let mut w = s;
+        let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = tx.send((head, String::from_utf8_lossy(&body).into_owned()));
+    });
+    (port, rx)
+}
+
+#[test]
+fn push_sends_an_http_notification() {
+    let site = Site::new();
+    let (port, rx) = one_http_request();
+    site.write_conf(
+        "",
+        &[(
+            "repo",
+            &format!(
+                "permit rw \"{}\"\n  notify {{\n    branch \"main\"\n    url \"http://127.0.0.1:{port}/hook\"\n  }}",
+                me()
+            ),
+        )],
+    );
+    let d = Daemon::start(&site);
+    let out = site.git(&["clone", "-q", "x:/repo", "pushed"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let work = site.path("pushed");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(&work)
+            .env("GIT_SSH_COMMAND", site.path("ssh.sh"))
+            .env("GIT_SSH_VARIANT", "ssh")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    std::fs::write(work.join("file"), "content\n").unwrap();
+    assert!(git(&["add", "file"]).status.success());
+    assert!(git(&["commit", "-q", "-m", "on topic"]).status.success());
+    // Not notified: only main is.
+    let out = git(&["push", "-q", "origin", "main:refs/heads/topic"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(work.join("file"), "more\n").unwrap();
+    assert!(git(&["commit", "-q", "-a", "-m", "second"])
+        .status
+        .success());
+    let out = git(&["push", "-q", "origin", "main"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (head, body) = rx
+        .recv_timeout(DEADLINE)
+        .unwrap_or_else(|_| panic!("no notification arrived\n{}", d.log_text()));
+    assert!(head.starts_with("POST /hook HTTP/1.1"), "{head}");
+    let id = text(&git(&["rev-parse", "HEAD"]).stdout).trim().to_string();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let n = &v["notifications"][0];
+    assert_eq!(n["type"], "commit", "{body}");
+    assert_eq!(n["repo"], "repo", "{body}");
+    assert_eq!(n["id"], id.as_str(), "{body}");
+    assert_eq!(n["short_message"], "second", "{body}");
+    assert_eq!(n["authenticated_user"], me().as_str(), "{body}");
+    // Both commits are new on main, newest first.
+    let all = v["notifications"].as_array().unwrap();
+    assert_eq!(all.len(), 2, "{body}");
+    assert_eq!(all[1]["short_message"], "on topic", "{body}");
+}

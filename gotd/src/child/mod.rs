@@ -94,15 +94,15 @@ fn serve(kind: ChildKind, req: &Serve, input: &mut dyn Read, output: &mut dyn Wr
             ToParent::Finished {
                 error: r.err().map(|e| e.to_string()),
                 updates: Vec::new(),
+                notifications: Vec::new(),
             }
         }
         ChildKind::Writer => {
             let opts =
                 gotd_receive_pack::Options::new(agent, protocol, req.protection.clone(), req.uid);
             match gotd_receive_pack::serve(&req.repo_path, input, output, &opts) {
-                Ok(outcome) => ToParent::Finished {
-                    error: None,
-                    updates: outcome
+                Ok(outcome) => {
+                    let updates: Vec<RefUpdate> = outcome
                         .updates
                         .into_iter()
                         .map(|u| RefUpdate {
@@ -111,13 +111,56 @@ fn serve(kind: ChildKind, req: &Serve, input: &mut dyn Read, output: &mut dyn Wr
                             new: u.new,
                             error: u.error,
                         })
-                        .collect(),
-                },
+                        .collect();
+                    let notifications = match &req.notify {
+                        Some(filter) => summarise(req, &updates, filter),
+                        None => Vec::new(),
+                    };
+                    ToParent::Finished {
+                        error: None,
+                        updates,
+                        notifications,
+                    }
+                }
                 Err(e) => ToParent::Finished {
                     error: Some(e.to_string()),
                     updates: Vec::new(),
+                    notifications: Vec::new(),
                 },
             }
         }
     }
+}
+
+/// Room for notification summaries in the final status message, which must
+/// stay below the IPC frame limit together with the list of updates.
+const NOTIFY_BUDGET: usize = gotd_wire::ipc::MAX_FRAME - 8 * 1024;
+
+/// Summaries of the applied updates `filter` wants, bounded in size.
+fn summarise(
+    req: &Serve,
+    updates: &[RefUpdate],
+    filter: &gotd_notify::RefFilter,
+) -> Vec<gotd_notify::RefSummary> {
+    let applied: Vec<(String, String, String)> = updates
+        .iter()
+        .filter(|u| u.error.is_none())
+        .map(|u| (u.name.clone(), u.old.clone(), u.new.clone()))
+        .collect();
+    let mut out = match gotd_notify::collect(&req.repo_path, &applied, filter) {
+        Ok(s) => s,
+        Err(e) => {
+            log_warn!("notifications: reading the repository: {e}");
+            return Vec::new();
+        }
+    };
+    let listed: usize = updates
+        .iter()
+        .map(|u| 96 + u.name.len() + u.error.as_ref().map_or(0, |e| e.len()))
+        .sum();
+    let dropped = gotd_notify::fit(&mut out, NOTIFY_BUDGET.saturating_sub(listed));
+    if dropped > 0 {
+        log_warn!("notifications: {dropped} updated references left out (too many at once)");
+    }
+    out
 }

@@ -20,6 +20,7 @@ use tokio::time::{timeout, Instant};
 
 use super::children::{self, ChildProc};
 use super::control;
+use super::notify;
 use super::state::{Shared, Slot};
 use crate::achannel::AsyncChannel;
 use crate::msg::{Serve, ToChild, ToParent};
@@ -37,8 +38,9 @@ const EXIT_PATIENCE: Duration = Duration::from_secs(2);
 
 /// How a child's run ended, with the reply for gotsh.
 enum Outcome {
-    /// The child reported and will exit by itself.
-    Finished(Reply),
+    /// The child reported and will exit by itself; with the summaries of
+    /// the refs to notify about.
+    Finished(Reply, Vec<gotd_notify::RefSummary>),
     /// Anything else: the child must be stopped.
     Failed(Reply),
 }
@@ -195,6 +197,22 @@ async fn serve_git(
         },
         child.pid
     );
+    // Notification targets are resolved now, with the configuration this
+    // connection was admitted under.
+    let notify_conf = config
+        .find_repository(&name)
+        .map(|r| r.notify.clone())
+        .unwrap_or_default();
+    let targets: Vec<gotd_notify::Target> = if writing {
+        let s = state.borrow();
+        notify_conf
+            .targets
+            .iter()
+            .filter_map(|t| notify::target(t, s.instance.secrets.as_ref(), &config.user))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let request = Serve {
         repo_name: name.clone(),
         repo_path: path,
@@ -205,6 +223,10 @@ async fn serve_git(
         } else {
             Default::default()
         },
+        notify: (!targets.is_empty()).then(|| gotd_notify::RefFilter {
+            branches: notify_conf.branches.clone(),
+            namespaces: notify_conf.reference_namespaces.clone(),
+        }),
     };
     let timeout_secs = config.request_timeout_secs;
     drop(config);
@@ -220,10 +242,19 @@ async fn serve_git(
     .await;
     // The client's status goes out before teardown, which may take the
     // kill grace period.
-    let finished = matches!(outcome, Some(Outcome::Finished(_)));
-    if let Some(Outcome::Finished(reply) | Outcome::Failed(reply)) = outcome {
-        let _ = ch.send(&reply, &[]).await;
-    }
+    let finished = matches!(outcome, Some(Outcome::Finished(..)));
+    let summaries = match outcome {
+        Some(Outcome::Finished(reply, summaries)) => {
+            let _ = ch.send(&reply, &[]).await;
+            summaries
+        }
+        Some(Outcome::Failed(reply)) => {
+            let _ = ch.send(&reply, &[]).await;
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    notify::queue(&name, &notify::user_name(cred.uid), &targets, summaries);
     drop(child_ch);
     drop(ch);
     // Keep the slot (and per-uid count) until the child is reaped. A child
@@ -288,23 +319,23 @@ async fn run_child(
                 Ok(Some(ToParent::Active)) => {
                     deadline = Instant::now() + idle;
                 }
-                Ok(Some(ToParent::Finished { error, updates })) => {
+                Ok(Some(ToParent::Finished { error, updates, notifications })) => {
                     for u in &updates {
                         match &u.error {
                             None => log_info!("repo child {pid}: updated {} {} -> {}", u.name, u.old, u.new),
                             Some(e) => log_info!("repo child {pid}: refused {}: {e}", u.name),
                         }
                     }
-                    return Some(Outcome::Finished(match error {
+                    return Some(match error {
                         None => {
                             log_info!("repo child {pid}: done");
-                            Reply::Ok
+                            Outcome::Finished(Reply::Ok, notifications)
                         }
                         Some(message) => {
                             log_info!("repo child {pid}: {message}");
-                            Reply::Error { message, client_told: true }
+                            Outcome::Finished(Reply::Error { message, client_told: true }, Vec::new())
                         }
-                    }));
+                    });
                 }
                 other => {
                     log_warn!("repo child {pid} ended without a status: {}", describe_recv(&Ok::<_, tokio::time::error::Elapsed>(other)));

@@ -6,10 +6,12 @@
 //! * [`client`]: one connection from request to teardown.
 //! * [`children`]: spawning, SIGTERM/SIGKILL, SIGCHLD reaping.
 //! * [`control`]: `gotctl info|stop|reload`.
+//! * [`notify`]: delivering push notifications on a worker thread.
 
 pub mod children;
 pub mod client;
 pub mod control;
+pub mod notify;
 pub mod state;
 
 use std::io;
