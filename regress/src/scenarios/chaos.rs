@@ -133,20 +133,64 @@ pub fn commit_noise(ctx: &Ctx, dir: &str, i: u64, size: usize) -> Result<String>
     ctx.git_in(dir, &["rev-parse", "HEAD"])
 }
 
+/// How long the repo child of an undisturbed 1 MiB push lives.
+fn writer_life(ctx: &Ctx, dir: &str, refname: &str) -> Result<Duration> {
+    commit_noise(ctx, dir, 999, 1 << 20)?;
+    let mut push = ctx.client().git_cmd(
+        &ctx.path(dir),
+        &["push", "-q", "-f", "origin", &format!("HEAD:{refname}")],
+    );
+    push.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = push.spawn().context("starting git push")?;
+    let deadline = Instant::now() + ctx.t();
+    let mut appeared = None;
+    let mut writer = None;
+    loop {
+        if appeared.is_none() {
+            if let Some(p) = live_children(ctx).first() {
+                appeared = Some(Instant::now());
+                writer = Some(*p);
+            }
+        }
+        if let (Some(t), Some(p)) = (appeared, writer) {
+            if !procfs::alive(p) {
+                let life = t.elapsed();
+                child.wait()?;
+                return Ok(life);
+            }
+        }
+        if child.try_wait()?.is_some() && appeared.is_none() {
+            bail!("the measuring push ended before a writer was seen");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            bail!("the measuring push did not end");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn writer_kill_random(ctx: &mut Ctx) -> Result<()> {
     const PUSHES: u64 = 50;
     let mut rng = Rng::from_env(ctx, 0x5eed_0001);
     ctx.clone("w", &[])?;
     let refname = "refs/heads/chaos";
+    let life = writer_life(ctx, "w", refname)?;
+    ctx.note(format!(
+        "a writer lives {:.0} ms for a push of 1 MiB",
+        life.as_secs_f64() * 1000.0
+    ));
     let (mut killed, mut completed, mut refused) = (0, 0, 0);
     for i in 0..PUSHES {
         let size = 64 * 1024 + rng.below(1024 * 1024) as usize;
         let new = commit_noise(ctx, "w", i, size)?;
         let old = ctx.server_ref(refname)?;
-        // The kill lands at a random instant of the writer's life: up to
-        // 250 ms after it appears (a push here takes about 100-300 ms);
-        // a writer already done by then is not killed.
-        let delay = Duration::from_millis(rng.below(250));
+        // The kill lands at a random instant of the writer's life (up to
+        // 1.5 times the measured life after it appears, so that some
+        // pushes complete); a writer already done by then is not killed.
+        let delay = Duration::from_micros(rng.below(life.as_micros() as u64 * 3 / 2));
         let mut push = ctx.client().git_cmd(
             &ctx.path("w"),
             &["push", "-q", "-f", "origin", &format!("HEAD:{refname}")],
@@ -206,11 +250,12 @@ fn writer_kill_random(ctx: &mut Ctx) -> Result<()> {
     repo::fsck(&ctx.repo, &ctx.w.gotd_user, ctx.t())?;
     // The next push cleans up after the killed writers.
     let new = commit_noise(ctx, "w", PUSHES, 1024)?;
+    let left = temporaries(&ctx.repo);
     ctx.git_in(
         "w",
         &["push", "-q", "-f", "origin", &format!("HEAD:{refname}")],
     )
-    .context("push after the killed writers")?;
+    .with_context(|| format!("push after the killed writers (temporary files: {left:?})"))?;
     ensure(ctx.server_ref(refname)?.as_deref() == Some(&new), || {
         "the final push did not update the ref".into()
     })?;

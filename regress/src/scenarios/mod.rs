@@ -3,6 +3,7 @@
 
 pub mod chaos;
 pub mod control;
+pub mod diskfull;
 pub mod faults;
 pub mod interop;
 pub mod invocation;
@@ -102,6 +103,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(slow::scenarios());
     v.extend(chaos::scenarios());
     v.extend(lifecycle::scenarios());
+    v.extend(diskfull::scenarios());
     v.extend(stress::scenarios());
     v.extend(leaks::scenarios());
     v
