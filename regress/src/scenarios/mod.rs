@@ -10,7 +10,9 @@ pub mod invocation;
 pub mod leaks;
 pub mod lifecycle;
 pub mod limits;
+pub mod load;
 pub mod local;
+pub mod notify;
 pub mod protocol;
 pub mod read;
 pub mod request;
@@ -99,11 +101,13 @@ pub fn all() -> Vec<Scenario> {
     v.extend(control::scenarios());
     v.extend(invocation::scenarios());
     v.extend(faults::scenarios());
+    v.extend(notify::scenarios());
     v.extend(security::scenarios());
     v.extend(slow::scenarios());
     v.extend(chaos::scenarios());
     v.extend(lifecycle::scenarios());
     v.extend(diskfull::scenarios());
+    v.extend(load::scenarios());
     v.extend(stress::scenarios());
     v.extend(leaks::scenarios());
     v
