@@ -314,12 +314,20 @@ fn pushes(ctx: &mut Ctx, check: &mut dyn FnMut(&Ctx, Pushed) -> Result<()>) -> R
     let target = head(ctx)?;
     ctx.git_in("a", &["push", "-q", "origin", "refs/tags/1.0"])?;
     check(ctx, Pushed::Tag { target })?;
-    // A message that is not UTF-8.
-    let msg = ctx.path("bad-utf8-message");
-    std::fs::write(&msg, b"make\xED\xA0\x80changes\n")?;
-    let msg_arg = msg.display().to_string();
-    ctx.git_in("a", &["commit", "-q", "--allow-empty", "-F", &msg_arg])?;
-    let id = head(ctx)?;
+    // A message that is not UTF-8, written as a raw object (`git commit`
+    // would re-encode it).
+    let tree = ctx.git_in("a", &["rev-parse", "HEAD^{tree}"])?;
+    let parent = head(ctx)?;
+    let mut raw = format!(
+        "tree {tree}\nparent {parent}\nauthor Flan Hacker <flan@example.com> 1700000000 +0000\ncommitter Flan Hacker <flan@example.com> 1700000000 +0000\n\n"
+    )
+    .into_bytes();
+    raw.extend_from_slice(b"make\xED\xA0\x80changes\n");
+    let raw_path = ctx.path("bad-utf8-commit");
+    std::fs::write(&raw_path, raw)?;
+    let raw_arg = raw_path.display().to_string();
+    let id = ctx.git_in("a", &["hash-object", "-t", "commit", "-w", &raw_arg])?;
+    ctx.git_in("a", &["update-ref", "refs/heads/main", &id])?;
     ctx.git_in("a", &["push", "-q", "origin", "main"])?;
     check(ctx, Pushed::BadUtf8 { id })?;
     // Many commits at once.
