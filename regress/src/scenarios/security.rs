@@ -5,7 +5,9 @@
 //! * `repo_names_refused`: names that would reach outside the configured
 //!   repositories (`..`, absolute paths of real repositories, newlines) are
 //!   refused before anything is served, for reads and writes, and the
-//!   repository next door is left untouched.
+//!   repository next door is left untouched. Names gotsh would never pass
+//!   (NUL, newline, overlong) are also sent straight to gotd's socket, as a
+//!   local user bypassing gotsh could, and refused there.
 //! * `children_confined`: the repo children of a fetch and of a push run as
 //!   the daemon user with no capabilities, `no_new_privs` and a seccomp
 //!   filter, and report Landlock rules confining them to their repository
@@ -18,6 +20,8 @@ use super::{ensure, ensure_contains, none, Body, Ctx, Scenario, Setup, StartMode
 use crate::client::pkt;
 use crate::repo::{self, RepoKind};
 use crate::{cmd, procfs};
+use gotd_wire::ipc::Channel;
+use gotd_wire::request::{Reply, Request, Service};
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -49,7 +53,14 @@ pub fn scenarios() -> Vec<Scenario> {
             body: Body::Served {
                 setup: Setup {
                     repo: RepoKind::Standard,
-                    rules: super::write::permit_rw,
+                    // root too, for the requests sent straight to the
+                    // socket (as a local user bypassing gotsh would).
+                    rules: |w| {
+                        vec![
+                            format!("permit rw {}", w.devuser.name),
+                            "permit ro root".to_string(),
+                        ]
+                    },
                     global: none,
                     extra_repos: none,
                     start: StartMode::Default,
@@ -172,6 +183,7 @@ fn repo_names_refused(ctx: &mut Ctx) -> Result<()> {
     ensure(repo::refs(&outside, ctx.t())? == outside_refs, || {
         "the unconfigured repository's refs changed".into()
     })?;
+    raw_names(ctx)?;
     // Names that normalise to the configured one are served as upstream
     // serves them (`..` is resolved like a path, never outside the config).
     ctx.git_in(
@@ -179,6 +191,82 @@ fn repo_names_refused(ctx: &mut Ctx) -> Result<()> {
         &["ls-remote", &ctx.client().url(&format!("x/../{name}"))],
     )
     .context("a name that normalises to the configured one")?;
+    Ok(())
+}
+
+/// Sends `Request::Git` for `name` straight to gotd's socket (as root,
+/// whom the scenario's rules permit to read) with two pipes as the
+/// client's input and output; returns the reply and what the repo child
+/// wrote. The input is a flush and then EOF, so a served request ends
+/// after the advertisement.
+fn raw_request(ctx: &Ctx, name: &str) -> Result<(Reply, Vec<u8>)> {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let sock = std::os::unix::net::UnixStream::connect(&ctx.w.sock)?;
+    sock.set_read_timeout(Some(ctx.t()))?;
+    let mut ch = Channel::new(sock);
+    let (in_r, in_w) = nix::unistd::pipe()?;
+    let (out_r, out_w) = nix::unistd::pipe()?;
+    let mut out_r = std::fs::File::from(out_r);
+    let req = Request::Git {
+        service: Service::UploadPack,
+        repo: name.to_string(),
+        protocol: String::new(),
+    };
+    ch.send(&req, &[in_r.as_fd(), out_w.as_fd()])
+        .context("sending the request")?;
+    drop((in_r, out_w));
+    // A flush instead of wants (what `git ls-remote` sends), then EOF.
+    let _ = std::io::Write::write_all(&mut std::fs::File::from(in_w), b"0000");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_r.read_to_end(&mut v);
+        let _ = tx.send(v);
+    });
+    let reply = ch
+        .recv::<Reply>()
+        .context("reading gotd's reply")?
+        .context("gotd closed without a reply")?;
+    let output = rx.recv_timeout(ctx.t()).unwrap_or_default();
+    Ok((reply, output))
+}
+
+/// Names refused when sent to the socket directly; the configured name is
+/// served the same way (so the refusals are not an artefact).
+fn raw_names(ctx: &Ctx) -> Result<()> {
+    let name = ctx.w.settings.repo_name.clone();
+    let (reply, out) = raw_request(ctx, &name)?;
+    ensure(reply == Reply::Ok && out.starts_with(b"00"), || {
+        format!(
+            "the configured name over the socket: {reply:?}, output {:?}",
+            String::from_utf8_lossy(&out)
+        )
+    })?;
+    let long = format!("{name}/{}", "x".repeat(300));
+    let cases = [
+        format!("{name}\0"),
+        format!("\0{name}"),
+        format!("{name}\0/../../../etc"),
+        format!("{name}\n"),
+        format!("{name}\nx"),
+        long,
+        "/etc".to_string(),
+        ctx.repo.display().to_string(),
+    ];
+    for n in &cases {
+        let (reply, out) = raw_request(ctx, n)?;
+        let refused = matches!(&reply, Reply::Error { message, .. }
+            if ["no git repository found", "bad path", "buffer too small"]
+                .iter()
+                .any(|m| message == m));
+        ensure(refused && out.is_empty(), || {
+            format!(
+                "name {n:?} sent to the socket: {reply:?}, output {:?}",
+                String::from_utf8_lossy(&out)
+            )
+        })?;
+    }
     Ok(())
 }
 
