@@ -344,6 +344,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn finds_temporary_files() {
+        let d = tempfile::tempdir().unwrap();
+        for f in [
+            "objects/incoming-uid1-2-0/lock",
+            "refs/heads/main.lock",
+            "objects/pack/tmp_pack_abc",
+            "objects/pack/pack-1.pack",
+            "refs/heads/main",
+        ] {
+            let p = d.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "x").unwrap();
+        }
+        let t = temporaries(d.path());
+        assert_eq!(
+            t,
+            vec![
+                "objects/incoming-uid1-2-0",
+                "objects/incoming-uid1-2-0/lock",
+                "objects/pack/tmp_pack_abc",
+                "refs/heads/main.lock"
+            ]
+        );
+    }
+
+    #[test]
     fn rng_is_deterministic_and_bounded() {
         let mut a = Rng::new(7);
         let mut b = Rng::new(7);

@@ -101,13 +101,19 @@ impl Drop for Mount {
     }
 }
 
-/// Kilobytes used by the files below `dir` (rounded up per file to 4 KiB
-/// pages, as tmpfs counts them).
+/// Kilobytes the files below `dir` take on a tmpfs: whole 4 KiB pages of
+/// data plus 4 KiB of slack for each file's and directory's metadata.
 fn used_kib(dir: &Path) -> u64 {
     repo::listing(dir)
         .iter()
         .filter_map(|p| std::fs::symlink_metadata(dir.join(p)).ok())
-        .map(|m| m.len().div_ceil(4096) * 4 + 4)
+        .map(|m| {
+            if m.is_dir() {
+                4
+            } else {
+                m.len().div_ceil(4096) * 4 + 4
+            }
+        })
         .sum()
 }
 
@@ -184,5 +190,21 @@ fn disk_full(ctx: &mut Ctx) -> Result<()> {
         Ok(())
     } else {
         bail!("the original repository is gone after unmounting")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_pages_like_tmpfs() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a"), "x").unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("sub/b"), vec![0u8; 5000]).unwrap();
+        // a: one page; sub: metadata only; b: two pages; plus 4 KiB of
+        // metadata each.
+        assert_eq!(used_kib(d.path()), (4 + 4) + 4 + (8 + 4));
     }
 }

@@ -388,3 +388,20 @@ fn landlock_unavailable(line: &str) -> Option<()> {
     (line.contains("landlock: not supported") || line.contains("landlock: unavailable"))
         .then_some(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_a_kernel_without_landlock() {
+        assert!(landlock_unavailable(
+            "repo child 7: sandbox: no_new_privs: on, landlock: not supported by this kernel"
+        )
+        .is_some());
+        assert!(landlock_unavailable(
+            "repo child 7: sandbox: landlock: fully enforced, repository read-only"
+        )
+        .is_none());
+    }
+}
