@@ -57,6 +57,10 @@ const PATH_WINDOW: usize = 3;
 /// Assumed chain depth of a delta copied from a stored pack.
 const REUSED_DEPTH: u8 = 25;
 
+/// Objects larger than this are sent as they are stored (like git's
+/// `core.bigFileThreshold`): computing a delta would hold two copies.
+const MAX_DELTA_TARGET: usize = 64 << 20;
+
 /// Objects smaller than this are not worth a computed delta.
 const MIN_DELTA_TARGET: usize = 64;
 
@@ -289,7 +293,7 @@ impl<I> SafeEntries<'_, I> {
             Kind::Base(k @ (gix::objs::Kind::Blob | gix::objs::Kind::Tree)) => k,
             _ => return Ok(Some(0)),
         };
-        if entry.decompressed_size < MIN_DELTA_TARGET {
+        if !(MIN_DELTA_TARGET..=MAX_DELTA_TARGET).contains(&entry.decompressed_size) {
             return Ok(Some(0));
         }
         // (base, how to refer to it, resulting chain depth)
