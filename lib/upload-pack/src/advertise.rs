@@ -22,6 +22,7 @@ pub const CAPABILITIES: &[&str] = &[
     "no-progress",
     "include-tag",
     "multi_ack_detailed",
+    "shallow",
     "object-format=sha1",
 ];
 

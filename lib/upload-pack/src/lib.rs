@@ -30,6 +30,7 @@ mod progress;
 mod ready;
 mod refs;
 mod request;
+mod shallow;
 mod v0;
 mod v2;
 

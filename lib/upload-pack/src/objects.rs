@@ -85,7 +85,7 @@ pub(crate) fn enumerate(
         }
     }
 
-    if hidden.is_empty() && use_bitmaps {
+    if hidden.is_empty() && use_bitmaps && req.cut.is_none() {
         if let Some(set) = with_bitmap(repo, db, req, refs, &tips, &roots, &tags)? {
             return Ok(set);
         }
@@ -93,7 +93,16 @@ pub(crate) fn enumerate(
 
     let mut walked = Vec::new();
     let mut boundary = Vec::new();
-    {
+    if let Some(cut) = &req.cut {
+        (walked, boundary) = crate::shallow::walk(
+            repo,
+            &tips,
+            &hidden,
+            &req.client_shallow,
+            cut,
+            &req.unshallow,
+        )?;
+    } else {
         let walk = repo
             .rev_walk(tips.iter().copied())
             .with_hidden(hidden.iter().copied())
@@ -125,7 +134,7 @@ pub(crate) fn enumerate(
     }
     let commits = walked.len();
 
-    if hidden.is_empty() && single_pack(repo) {
+    if hidden.is_empty() && req.cut.is_none() && single_pack(repo) {
         let counts = count_full(db, walked, roots, tags, threads)?;
         return Ok(ObjectSet {
             counts,

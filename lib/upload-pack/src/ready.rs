@@ -56,7 +56,7 @@ pub(crate) fn ok_to_give_up(
     })
 }
 
-fn peel_to_commit(repo: &gix::Repository, mut id: ObjectId) -> Option<ObjectId> {
+pub(crate) fn peel_to_commit(repo: &gix::Repository, mut id: ObjectId) -> Option<ObjectId> {
     let mut buf = Vec::new();
     loop {
         match repo.find_header(id).ok()?.kind() {

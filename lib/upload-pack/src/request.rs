@@ -75,4 +75,40 @@ pub struct FetchRequest {
     /// everything they reach.
     pub common: Vec<ObjectId>,
     pub caps: ClientCaps,
+    /// The client's shallow commits (`shallow <id>` lines we know).
+    pub client_shallow: gix::hashtable::HashSet<ObjectId>,
+    /// `deepen <n>`.
+    pub deepen: Option<u32>,
+    /// Set when shallow commits are involved: walks stop at these commits.
+    pub cut: Option<gix::hashtable::HashSet<ObjectId>>,
+    /// Client shallow commits whose parents are sent now.
+    pub unshallow: Vec<ObjectId>,
+}
+
+impl FetchRequest {
+    /// Handles `deepen` and the client's shallow commits: sets `cut` and
+    /// returns the shallow/unshallow lines to send (only when deepening).
+    pub(crate) fn apply_shallow(
+        &mut self,
+        repo: &gix::Repository,
+    ) -> Result<Option<crate::shallow::ShallowInfo>, crate::Fail> {
+        match self.deepen {
+            Some(depth) => {
+                let tips: Vec<ObjectId> = self
+                    .wants
+                    .iter()
+                    .filter_map(|&w| crate::ready::peel_to_commit(repo, w))
+                    .collect();
+                let (cut, info) = crate::shallow::deepen(repo, &tips, &self.client_shallow, depth)?;
+                self.cut = Some(cut);
+                self.unshallow = info.unshallow.clone();
+                Ok(Some(info))
+            }
+            None if !self.client_shallow.is_empty() => {
+                self.cut = Some(self.client_shallow.clone());
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
 }

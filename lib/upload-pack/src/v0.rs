@@ -67,9 +67,25 @@ pub(crate) fn negotiate(
             if !req.wants.contains(&id) {
                 req.wants.push(id);
             }
+        } else if !req.wants.is_empty() && parse_shallow_line(repo, &line, &mut req)? {
+            // `shallow` / `deepen`: recorded in the request.
         } else {
             return Err(unexpected(&line));
         }
+    }
+    if let Some(info) = req.apply_shallow(repo)? {
+        let mut buf = Vec::new();
+        for id in &info.shallow {
+            pkt::write_line(&mut buf, &format!("shallow {}", id.to_hex())).map_err(io)?;
+        }
+        for id in &info.unshallow {
+            pkt::write_line(&mut buf, &format!("unshallow {}", id.to_hex())).map_err(io)?;
+        }
+        pkt::write_flush(&mut buf).map_err(io)?;
+        output
+            .write_all(&buf)
+            .and_then(|_| output.flush())
+            .map_err(io)?;
     }
     haves(repo, rd, output, &mut req)?;
     Ok(Some(req))
@@ -149,6 +165,35 @@ fn haves(
         } else {
             return Err(unexpected(&line));
         }
+    }
+}
+
+/// Handles `shallow <id>` and `deepen <n>`; false for any other line.
+/// Unknown shallow ids are ignored (the client may have more than we do).
+pub(crate) fn parse_shallow_line(
+    repo: &gix::Repository,
+    line: &[u8],
+    req: &mut FetchRequest,
+) -> Result<bool, Fail> {
+    if let Some(hex) = line.strip_prefix(b"shallow ") {
+        let id = parse_id(hex)?;
+        if matches!(
+            repo.find_header(id).map(|h| h.kind()),
+            Ok(gix::object::Kind::Commit)
+        ) {
+            req.client_shallow.insert(id);
+        }
+        Ok(true)
+    } else if let Some(n) = line.strip_prefix(b"deepen ") {
+        let depth = std::str::from_utf8(n)
+            .ok()
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| Fail::new("bad packet received"))?;
+        req.deepen = Some(depth);
+        Ok(true)
+    } else {
+        Ok(false)
     }
 }
 

@@ -18,7 +18,7 @@ pub fn capabilities(agent: &str) -> Vec<String> {
         "version 2".into(),
         format!("agent={agent}"),
         "ls-refs=unborn".into(),
-        "fetch".into(),
+        "fetch=shallow".into(),
         "object-format=sha1".into(),
     ]
 }
@@ -168,6 +168,8 @@ fn fetch(
             if seen.insert(id) && is_commit_or_tag(repo, id) {
                 req.common.push(id);
             }
+        } else if crate::v0::parse_shallow_line(repo, a, &mut req)? {
+            // `shallow` / `deepen`: recorded in the request.
         } else {
             match a {
                 b"done" => done = true,
@@ -182,6 +184,7 @@ fn fetch(
     if req.wants.is_empty() {
         return Err(Fail::new("expected want"));
     }
+    let shallow_info = req.apply_shallow(repo)?;
     if !done {
         let ready = crate::ready::ok_to_give_up(repo, &req.wants, &req.common);
         let mut out = Vec::new();
@@ -198,6 +201,18 @@ fn fetch(
         }
         // Ready: the packfile section follows in this same response.
         pkt::write_line(&mut out, "ready").map_err(io)?;
+        pkt::write_delim(&mut out).map_err(io)?;
+        output.write_all(&out).map_err(io)?;
+    }
+    if let Some(info) = shallow_info {
+        let mut out = Vec::new();
+        pkt::write_line(&mut out, "shallow-info").map_err(io)?;
+        for id in &info.shallow {
+            pkt::write_line(&mut out, &format!("shallow {}", id.to_hex())).map_err(io)?;
+        }
+        for id in &info.unshallow {
+            pkt::write_line(&mut out, &format!("unshallow {}", id.to_hex())).map_err(io)?;
+        }
         pkt::write_delim(&mut out).map_err(io)?;
         output.write_all(&out).map_err(io)?;
     }
