@@ -11,6 +11,7 @@
 //! * `v0`: the v0/v1 want/have/done state machine;
 //! * `v2`: protocol v2 (`ls-refs`, `fetch`);
 //! * `ready`: whether negotiation may stop early;
+//! * `shallow`: depth limits and the client's shallow commits;
 //! * `objects`: the exact object set `wants − haves` (with `bitmap`
 //!   for clones of bitmapped packs);
 //! * `pack`: the pack (delta reuse, safe thin bases, computed deltas);
