@@ -63,6 +63,12 @@ impl Quarantine {
         });
         let lock = match locked {
             Ok(lock) => lock,
+            // Only `remove_stale_temporaries` (another writer starting) can
+            // hold the lock of a directory this process just made: it is
+            // removing it; start over with a new name.
+            Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EWOULDBLOCK as i32) => {
+                return Ok(None)
+            }
             Err(e) => {
                 let _ = fs::remove_dir_all(&dir);
                 return Err(e);
