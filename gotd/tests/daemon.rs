@@ -1022,3 +1022,55 @@ fn push_sends_an_http_notification() {
     assert_eq!(all.len(), 2, "{body}");
     assert_eq!(all[1]["short_message"], "on topic", "{body}");
 }
+
+#[test]
+fn failed_notifications_do_not_fail_the_push() {
+    // Nothing listens on port 1 of the loopback address.
+    let site = Site::new();
+    site.write_conf(
+        "",
+        &[(
+            "repo",
+            &format!(
+                "permit rw \"{}\"\n  notify {{\n    url \"http://127.0.0.1:1/hook\"\n    email to nobody@example.invalid relay 127.0.0.1 port 1\n  }}",
+                me()
+            ),
+        )],
+    );
+    let d = Daemon::start(&site);
+    let out = site.git(&["clone", "-q", "x:/repo", "pushed"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let work = site.path("pushed");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(&work)
+            .env("GIT_SSH_COMMAND", site.path("ssh.sh"))
+            .env("GIT_SSH_VARIANT", "ssh")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(git(&["commit", "-q", "--allow-empty", "-m", "x"])
+        .status
+        .success());
+    let start = std::time::Instant::now();
+    let out = git(&["push", "-q", "origin", "main"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Delivery (three attempts, 1 s and 2 s apart) happens after the push.
+    assert!(start.elapsed() < std::time::Duration::from_secs(3));
+    wait_for("both deliveries to give up", || {
+        d.log_text().matches("giving up").count() == 2
+    });
+    let log = d.log_text();
+    assert!(
+        log.contains("http://127.0.0.1:1/hook: attempt 1 failed"),
+        "{log}"
+    );
+    assert!(
+        log.contains("mail to nobody@example.invalid via 127.0.0.1:1"),
+        "{log}"
+    );
+    // The daemon serves on.
+    one_exchange(&site);
+}
