@@ -31,11 +31,21 @@ pub(crate) type Db = gix::odb::Cache<gix::odb::store::Handle<std::sync::Arc<gix:
 pub(crate) struct Hints {
     /// For a thin pack: sent object -> an object the client has at the same path.
     pub client_base: HashMap<ObjectId, ObjectId>,
-    /// Sent object -> number of the path it was found at (objects from the
-    /// same path are likely versions of one file).
-    pub name: gix::hashtable::HashMap<ObjectId, u32>,
+    /// Sent object -> the path it was found at (objects from the same path
+    /// are likely versions of one file) and when.
+    pub name: gix::hashtable::HashMap<ObjectId, PathHint>,
     /// Path -> its number.
     paths: HashMap<Vec<u8>, u32>,
+}
+
+/// Where the walk found an object.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PathHint {
+    /// Number of the path.
+    pub path: u32,
+    /// Position in the walk (newest commits first), so neighbouring
+    /// ordinals at one path are neighbouring versions of the file.
+    pub ordinal: u32,
 }
 
 impl Hints {
@@ -369,8 +379,11 @@ impl TreeWalker<'_> {
             }
             Visit::Emit { out, hints } => {
                 out.push(id);
-                let number = hints.path_number(path);
-                hints.name.insert(id, number);
+                let hint = PathHint {
+                    path: hints.path_number(path),
+                    ordinal: hints.name.len() as u32,
+                };
+                hints.name.insert(id, hint);
                 if let Some(&base) = self.client_paths.as_ref().and_then(|p| p.get(path)) {
                     hints.client_base.insert(id, base);
                 }

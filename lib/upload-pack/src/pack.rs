@@ -9,7 +9,7 @@
 //! A missing object aborts the pack with an error instead of a corrupt pack.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use gix::hashtable::HashSet;
@@ -51,8 +51,10 @@ const PACK_CACHE_BYTES: usize = 8 * 1024 * 1024;
 /// Longest chain of computed deltas.
 const MAX_CHAIN: u8 = 50;
 
-/// Earlier versions of the same path tried as delta bases, newest first.
-const PATH_WINDOW: usize = 3;
+/// Versions of the same path tried as delta bases: the nearest this many
+/// already sent on each side in walk order (neighbouring versions of the
+/// file), whatever order the entries are written in.
+const PATH_NEIGHBOURS: usize = 2;
 
 /// Assumed chain depth of a delta copied from a stored pack.
 const REUSED_DEPTH: u8 = 25;
@@ -181,7 +183,7 @@ fn write_pack(
         db,
         client_has: &set.client_has,
         hints: &set.hints,
-        last_by_name: HashMap::new(),
+        sent_by_path: HashMap::new(),
         thin: caps.thin_pack,
         ofs: caps.ofs_delta,
         ids: Vec::with_capacity(num as usize),
@@ -216,9 +218,9 @@ struct SafeEntries<'a, I> {
     db: Db,
     client_has: &'a HashSet<ObjectId>,
     hints: &'a objects::Hints,
-    /// Path number -> (index, chain depth) of the last entries sent from
-    /// that path, newest first: the bases tried for the next version.
-    last_by_name: HashMap<u32, VecDeque<(usize, u8)>>,
+    /// Path number -> walk ordinal -> (index, chain depth) of the entries
+    /// sent from that path: the bases tried for other versions.
+    sent_by_path: HashMap<u32, BTreeMap<u32, (usize, u8)>>,
     thin: bool,
     ofs: bool,
     /// Ids in the order they are written; `index` maps them back.
@@ -269,10 +271,11 @@ impl<I> SafeEntries<'_, I> {
                 }
             },
         }
-        if let (Some(depth), Some(&name)) = (chain, self.hints.name.get(&entry.id)) {
-            let recent = self.last_by_name.entry(name).or_default();
-            recent.push_front((self.ids.len(), depth));
-            recent.truncate(PATH_WINDOW);
+        if let (Some(depth), Some(hint)) = (chain, self.hints.name.get(&entry.id)) {
+            self.sent_by_path
+                .entry(hint.path)
+                .or_default()
+                .insert(hint.ordinal, (self.ids.len(), depth));
         }
         if !matches!(entry.kind, Kind::Base(_)) {
             self.stats.deltas += 1;
@@ -285,7 +288,9 @@ impl<I> SafeEntries<'_, I> {
 
     /// For a whole blob or tree, tries freshly computed deltas against the
     /// object the client has at the same path (thin packs) and against the
-    /// last versions sent from the same path; the smallest verified one
+    /// versions sent from the same path nearest in walk order (the entries
+    /// come in stored-pack order, which after many pushes is far from
+    /// history order); the smallest verified one
     /// replaces the entry if it is smaller compressed. Returns the entry's
     /// chain depth.
     fn compute_delta(&mut self, entry: &mut Entry) -> Result<Option<u8>, gix::Error> {
@@ -303,13 +308,21 @@ impl<I> SafeEntries<'_, I> {
                 candidates.push((base, Kind::DeltaOid { id: base }, 1));
             }
         }
-        if let Some(recent) = self
+        if let Some((sent, ordinal)) = self
             .hints
             .name
             .get(&entry.id)
-            .and_then(|n| self.last_by_name.get(n))
+            .and_then(|h| Some((self.sent_by_path.get(&h.path)?, h.ordinal)))
         {
-            for &(index, depth) in recent.iter().filter(|(_, d)| *d < MAX_CHAIN) {
+            let usable = |(_, &(_, d)): &(&u32, &(usize, u8))| d < MAX_CHAIN;
+            let older = sent.range(ordinal..).filter(usable).take(PATH_NEIGHBOURS);
+            let newer = sent.range(..ordinal).rev().filter(usable);
+            let near: Vec<(usize, u8)> = newer
+                .take(PATH_NEIGHBOURS)
+                .chain(older)
+                .map(|(_, &v)| v)
+                .collect();
+            for (index, depth) in near {
                 let base = self.ids[index];
                 let as_kind = if self.ofs {
                     Kind::DeltaRef {
