@@ -1,7 +1,8 @@
 //! gotsh's command parsing (`git-upload-pack '/repo'`) and the daemon's
 //! repository-name lookup behind it. Must never panic; an accepted name
-//! is normalised (no newline, no surrounding quotes or spaces, no leading
-//! slash, 1–254 bytes), and only configured names resolve to a repository.
+//! has no newline and no leading slash, is 1–254 bytes and has a clean
+//! end (no quote or space), and only configured names (or
+//! those plus `.git`) resolve to a repository.
 #![no_main]
 
 use gotd_config::FixedResolver;
@@ -32,9 +33,11 @@ fuzz_target!(|data: &[u8]| {
     assert!(!name.is_empty() && name.len() <= MAX_REPO_NAME, "{name:?}");
     assert!(!name.contains('\n'), "{name:?}");
     assert!(!name.starts_with('/'), "{name:?}");
-    for c in ['\'', '"', ' '] {
-        assert!(!name.starts_with(c) && !name.ends_with(c), "{name:?}");
-    }
+    // Quotes are trimmed before the leading slashes are, as upstream does,
+    // so `"/'x"` leaves `'x` (the daemon trims again before its lookup);
+    // seeds/gotsh_command/leading-quote-after-slash is such a case. Only
+    // its end is clean.
+    assert!(!name.ends_with(['\'', '"', ' ']), "{name:?}");
     if let Some(repo) = config().find_repository(&name) {
         // Only a configured name, or that name plus `.git`, resolves.
         let n = gotd_config::normalize_repo_name(&name);
