@@ -3,7 +3,9 @@
 //! Sequence: child → [`ToParent::Ready`]; parent → [`ToChild::Serve`] with
 //! the client's input and output descriptors attached; child serves,
 //! sending [`ToParent::Active`] while bytes flow, then
-//! → [`ToParent::Finished`] and exits.
+//! → [`ToParent::Finished`]; a writer whose request asked for
+//! notifications then sends → [`ToParent::Notifications`] (after the
+//! parent has been able to answer the client) and exits.
 
 use std::path::PathBuf;
 
@@ -50,9 +52,11 @@ pub enum ToParent {
         error: Option<String>,
         /// Ref updates a push requested, and their fate.
         updates: Vec<RefUpdate>,
-        /// Summaries of the applied updates that notify.
-        notifications: Vec<RefSummary>,
     },
+    /// Summaries of the applied updates that notify (possibly none); sent
+    /// after `Finished` when the request had a notification filter and the
+    /// exchange succeeded.
+    Notifications(Vec<RefSummary>),
 }
 
 /// One requested ref update.

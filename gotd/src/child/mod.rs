@@ -77,6 +77,19 @@ pub fn run(kind: ChildKind, repo: &Path) -> Result<(), ChildError> {
     drop(output);
     let mut ch = activity::Tracker::into_channel(tracker).ok_or(ChildError::ChannelInUse)?;
     ch.send(&finished, &[])?;
+    // The parent answers the client on `Finished`; reading the repository
+    // for notifications happens after that, so it never delays the push.
+    if let (
+        Some(filter),
+        ToParent::Finished {
+            error: None,
+            updates,
+        },
+    ) = (&req.notify, &finished)
+    {
+        let summaries = summarise(&req, updates, filter);
+        ch.send(&ToParent::Notifications(summaries), &[])?;
+    }
     Ok(())
 }
 
@@ -94,7 +107,6 @@ fn serve(kind: ChildKind, req: &Serve, input: &mut dyn Read, output: &mut dyn Wr
             ToParent::Finished {
                 error: r.err().map(|e| e.to_string()),
                 updates: Vec::new(),
-                notifications: Vec::new(),
             }
         }
         ChildKind::Writer => {
@@ -112,20 +124,14 @@ fn serve(kind: ChildKind, req: &Serve, input: &mut dyn Read, output: &mut dyn Wr
                             error: u.error,
                         })
                         .collect();
-                    let notifications = match &req.notify {
-                        Some(filter) => summarise(req, &updates, filter),
-                        None => Vec::new(),
-                    };
                     ToParent::Finished {
                         error: None,
                         updates,
-                        notifications,
                     }
                 }
                 Err(e) => ToParent::Finished {
                     error: Some(e.to_string()),
                     updates: Vec::new(),
-                    notifications: Vec::new(),
                 },
             }
         }

@@ -33,14 +33,17 @@ pub const FIRST_REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 /// How long a child may take to sandbox itself and say READY.
 pub const CHILD_READY_DEADLINE: Duration = Duration::from_secs(10);
 
+/// How long a writer may take to summarise a push for notifications.
+const NOTIFICATIONS_DEADLINE: Duration = Duration::from_secs(30);
+
 /// How long a child that has reported may take to exit before SIGTERM.
 const EXIT_PATIENCE: Duration = Duration::from_secs(2);
 
 /// How a child's run ended, with the reply for gotsh.
 enum Outcome {
-    /// The child reported and will exit by itself; with the summaries of
-    /// the refs to notify about.
-    Finished(Reply, Vec<gotd_notify::RefSummary>),
+    /// The child reported and will exit by itself; `notes` when it will
+    /// send notification summaries next.
+    Finished(Reply, bool),
     /// Anything else: the child must be stopped.
     Failed(Reply),
 }
@@ -243,20 +246,32 @@ async fn serve_git(
     // The client's status goes out before teardown, which may take the
     // kill grace period.
     let finished = matches!(outcome, Some(Outcome::Finished(..)));
-    let summaries = match outcome {
-        Some(Outcome::Finished(reply, summaries)) => {
+    let notes = match outcome {
+        Some(Outcome::Finished(reply, notes)) => {
             let _ = ch.send(&reply, &[]).await;
-            summaries
+            notes
         }
         Some(Outcome::Failed(reply)) => {
             let _ = ch.send(&reply, &[]).await;
-            Vec::new()
+            false
         }
-        None => Vec::new(),
+        None => false,
     };
-    notify::queue(&name, &notify::user_name(cred.uid), &targets, summaries);
-    drop(child_ch);
     drop(ch);
+    if notes {
+        // The client has its status; the child now reads what to notify.
+        match timeout(NOTIFICATIONS_DEADLINE, child_ch.recv::<ToParent>()).await {
+            Ok(Ok(Some(ToParent::Notifications(summaries)))) => {
+                notify::queue(&name, &notify::user_name(cred.uid), &targets, summaries)
+            }
+            other => log_warn!(
+                "repo child {}: no notifications: {}",
+                child.pid,
+                describe_recv(&other)
+            ),
+        }
+    }
+    drop(child_ch);
     // Keep the slot (and per-uid count) until the child is reaped. A child
     // that reported its outcome is about to exit by itself.
     if finished {
@@ -280,6 +295,8 @@ async fn run_child(
 ) -> Option<Outcome> {
     let pid = child.pid;
     let uid = request.uid;
+    // A writer asked for notifications sends them after a successful push.
+    let notes = request.notify.is_some();
     let mut shutdown = state.borrow().shutdown.subscribe();
     match timeout(CHILD_READY_DEADLINE, child_ch.recv::<ToParent>()).await {
         Ok(Ok(Some(ToParent::Ready { sandbox }))) => {
@@ -319,7 +336,7 @@ async fn run_child(
                 Ok(Some(ToParent::Active)) => {
                     deadline = Instant::now() + idle;
                 }
-                Ok(Some(ToParent::Finished { error, updates, notifications })) => {
+                Ok(Some(ToParent::Finished { error, updates })) => {
                     for u in &updates {
                         match &u.error {
                             None => log_info!("repo child {pid}: updated {} {} -> {}", u.name, u.old, u.new),
@@ -329,11 +346,11 @@ async fn run_child(
                     return Some(match error {
                         None => {
                             log_info!("repo child {pid}: done");
-                            Outcome::Finished(Reply::Ok, notifications)
+                            Outcome::Finished(Reply::Ok, notes)
                         }
                         Some(message) => {
                             log_info!("repo child {pid}: {message}");
-                            Outcome::Finished(Reply::Error { message, client_told: true }, Vec::new())
+                            Outcome::Finished(Reply::Error { message, client_told: true }, false)
                         }
                     });
                 }

@@ -1,7 +1,8 @@
 //! Delivery of push notifications, outside the event loop.
 //!
 //! The write child summarises the updated refs and sends the summaries
-//! with its final status; [`queue`] turns them into one job per ref and
+//! after its final status (which the parent has already passed on to the
+//! client); [`queue`] turns them into one job per ref and
 //! target (secrets resolved) and hands them to a single worker thread,
 //! started on first use, which delivers them one at a time with
 //! [`gotd_notify::deliver`] (timeouts on every network operation, up to
