@@ -14,7 +14,8 @@
 //! * `shallow`: depth limits and the client's shallow commits;
 //! * `objects`: the exact object set `wants − haves` (with `bitmap`
 //!   for clones of bitmapped packs);
-//! * `pack`: the pack (delta reuse, safe thin bases, computed deltas);
+//! * `pack`: the pack (delta reuse, safe thin bases, computed deltas),
+//!   compressing new entries with `deflate`;
 //! * `progress`: side-band framing and progress lines.
 
 use std::io::{Read, Write};
@@ -24,6 +25,7 @@ pub use gotd_wire::Protocol;
 
 mod advertise;
 mod bitmap;
+mod deflate;
 mod failure;
 mod objects;
 mod pack;

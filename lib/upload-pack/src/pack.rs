@@ -14,9 +14,10 @@ use std::io::Write;
 
 use gix::hashtable::HashSet;
 use gix::ObjectId;
-use gix_pack::data::output::{self, count::PackLocation, entry::Kind, Count, Entry};
+use gix_pack::data::output::{self, entry::Kind, Entry};
 use gix_pack::Find;
 
+use crate::deflate::Deflater;
 use crate::failure::io;
 use crate::objects::{self, Db};
 use crate::progress::PackSink;
@@ -188,10 +189,10 @@ fn write_pack(
         ofs: caps.ofs_delta,
         ids: Vec::with_capacity(num as usize),
         index: gix::hashtable::HashMap::with_capacity_and_hasher(num as usize, Default::default()),
-        compression,
         failure: &failure,
         stats: Stats::default(),
         buf: Vec::new(),
+        deflater: Deflater::new(compression),
     };
     let mut writer = output::bytes::FromEntriesIter::new(
         safe,
@@ -226,11 +227,11 @@ struct SafeEntries<'a, I> {
     /// Ids in the order they are written; `index` maps them back.
     ids: Vec<ObjectId>,
     index: gix::hashtable::HashMap<ObjectId, usize>,
-    compression: gix::zlib::Compression,
     /// The client-visible reason when this iterator yields an error.
     failure: &'a RefCell<Option<String>>,
     stats: Stats,
     buf: Vec<u8>,
+    deflater: Deflater,
 }
 
 impl<I> SafeEntries<'_, I> {
@@ -294,10 +295,12 @@ impl<I> SafeEntries<'_, I> {
     /// replaces the entry if it is smaller compressed. Returns the entry's
     /// chain depth.
     fn compute_delta(&mut self, entry: &mut Entry) -> Result<Option<u8>, gix::Error> {
-        let kind = match entry.kind {
-            Kind::Base(k @ (gix::objs::Kind::Blob | gix::objs::Kind::Tree)) => k,
-            _ => return Ok(Some(0)),
-        };
+        if !matches!(
+            entry.kind,
+            Kind::Base(gix::objs::Kind::Blob | gix::objs::Kind::Tree)
+        ) {
+            return Ok(Some(0));
+        }
         if !(MIN_DELTA_TARGET..=MAX_DELTA_TARGET).contains(&entry.decompressed_size) {
             return Ok(Some(0));
         }
@@ -359,21 +362,22 @@ impl<I> SafeEntries<'_, I> {
         let Some((delta, as_kind, depth)) = best else {
             return Ok(Some(0));
         };
-        let count = Count {
-            id: entry.id,
-            entry_pack_location: PackLocation::NotLookedUp,
-        };
-        let data = gix::objs::Data::new(&delta, kind, gix::hash::Kind::Sha1);
-        let packed = Entry::from_data(&count, &data, self.compression)?;
-        if packed.compressed_data.len() >= entry.compressed_data.len() {
+        let compressed = self.compress(&delta)?;
+        if compressed.len() >= entry.compressed_data.len() {
             return Ok(Some(0));
         }
         *entry = Entry {
+            id: entry.id,
             kind: as_kind,
-            ..packed
+            decompressed_size: delta.len(),
+            compressed_data: compressed,
         };
         self.stats.computed += 1;
         Ok(Some(depth))
+    }
+
+    fn compress(&mut self, data: &[u8]) -> Result<Vec<u8>, gix::Error> {
+        self.deflater.deflate(data).map_err(|msg| self.fail(msg))
     }
 
     fn load_target(&mut self, entry: &Entry) -> Result<Vec<u8>, gix::Error> {
@@ -399,11 +403,14 @@ impl<I> SafeEntries<'_, I> {
             Ok(Some((data, _))) => data,
             _ => return Err(self.fail(format!("object {} not found", id.to_hex()))),
         };
-        let count = Count {
+        let (kind, size) = (data.kind, data.data.len());
+        let data = data.data.to_vec();
+        *entry = Entry {
             id,
-            entry_pack_location: PackLocation::NotLookedUp,
+            kind: Kind::Base(kind),
+            decompressed_size: size,
+            compressed_data: self.compress(&data)?,
         };
-        *entry = Entry::from_data(&count, &data, self.compression)?;
         self.stats.recompressed += 1;
         Ok(())
     }
