@@ -47,7 +47,7 @@ struct Stats {
 }
 
 /// Delta-base cache of each object database handle (one per thread).
-const PACK_CACHE_BYTES: usize = 8 * 1024 * 1024;
+const PACK_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Longest chain of computed deltas.
 const MAX_CHAIN: u8 = 50;
