@@ -1,7 +1,8 @@
 //! Connection cost through the real daemon path: `git ls-remote` over a
 //! fake ssh that runs gotsh, which hands the connection to a gotd running
 //! in the foreground on a generated configuration, against `git ls-remote`
-//! of the `file://` URL (git forks `git upload-pack` directly).
+//! of the `file://` URL (git forks `git upload-pack` directly), and against
+//! the same fake ssh running `git upload-pack` (the transport without gotd).
 //!
 //! As root, gotd drops to `nobody` as it must, so the site (a temporary
 //! directory under /tmp with a copy of the repository) is handed to
@@ -17,13 +18,26 @@ use anyhow::{bail, Context, Result};
 
 use super::{copy_dir, median, Ctx};
 
-/// Per-connection wall times, in seconds.
+/// Per-connection wall times, in seconds: through gotd, `file://` with
+/// git, fake ssh with git.
 pub(super) struct ConnectionCost {
     pub connections: usize,
     pub ours_median: f64,
     pub git_median: f64,
+    pub ssh_git_median: f64,
     pub ours_mean: f64,
     pub git_mean: f64,
+}
+
+/// The ways a connection is made.
+#[derive(Clone, Copy, PartialEq)]
+enum Route {
+    /// fake ssh -> gotsh -> gotd -> read child.
+    Gotd,
+    /// `file://`: git runs `git upload-pack`.
+    File,
+    /// fake ssh -> `git upload-pack`.
+    SshGit,
 }
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -110,6 +124,12 @@ pub(super) fn connection_cost(ctx: &Ctx<'_>, connections: usize) -> Result<Conne
         ),
     )?;
     fs::set_permissions(&ssh, fs::Permissions::from_mode(0o755))?;
+    let ssh_git = dir.join("ssh-git.sh");
+    fs::write(
+        &ssh_git,
+        format!("#!/bin/sh\nexec git upload-pack '{}'\n", ctx.repo.display()),
+    )?;
+    fs::set_permissions(&ssh_git, fs::Permissions::from_mode(0o755))?;
 
     let log = fs::File::create(dir.join("gotd.log"))?;
     let child = Command::new(ctx.release.join("gotd"))
@@ -148,7 +168,7 @@ pub(super) fn connection_cost(ctx: &Ctx<'_>, connections: usize) -> Result<Conne
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let ls = |through_gotd: bool| -> Result<f64> {
+    let ls = |route: Route| -> Result<f64> {
         let mut c = Command::new("git");
         c.env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -157,12 +177,16 @@ pub(super) fn connection_cost(ctx: &Ctx<'_>, connections: usize) -> Result<Conne
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        if through_gotd {
-            c.env("GIT_SSH_COMMAND", &ssh)
-                .env("GIT_SSH_VARIANT", "ssh")
-                .arg("x:/repo");
-        } else {
-            c.arg(&ctx.url);
+        match route {
+            Route::Gotd | Route::SshGit => {
+                let script = if route == Route::Gotd { &ssh } else { &ssh_git };
+                c.env("GIT_SSH_COMMAND", script)
+                    .env("GIT_SSH_VARIANT", "ssh")
+                    .arg("x:/repo");
+            }
+            Route::File => {
+                c.arg(&ctx.url);
+            }
         }
         let start = Instant::now();
         let out = c.output()?;
@@ -170,10 +194,10 @@ pub(super) fn connection_cost(ctx: &Ctx<'_>, connections: usize) -> Result<Conne
         if !out.status.success() {
             bail!(
                 "ls-remote {} failed: {}",
-                if through_gotd {
-                    "through gotd"
-                } else {
-                    "of file://"
+                match route {
+                    Route::Gotd => "through gotd",
+                    Route::File => "of file://",
+                    Route::SshGit => "through ssh to git upload-pack",
                 },
                 String::from_utf8_lossy(&out.stderr)
             );
@@ -181,23 +205,25 @@ pub(super) fn connection_cost(ctx: &Ctx<'_>, connections: usize) -> Result<Conne
         Ok(t)
     };
     // Warm both paths, then interleave batches so load changes hit both.
-    ls(true)?;
-    ls(false)?;
+    let mut routes = [Route::Gotd, Route::File, Route::SshGit];
+    for r in routes {
+        ls(r)?;
+    }
     let batch = (connections / 10).max(1);
-    let (mut ours, mut git) = (Vec::new(), Vec::new());
-    let mut k = 0;
+    let (mut ours, mut git, mut ssh_git) = (Vec::new(), Vec::new(), Vec::new());
     while ours.len() < connections {
         let n = batch.min(connections - ours.len());
-        for first in [k % 2 == 0, k % 2 != 0] {
+        for r in routes {
+            let into = match r {
+                Route::Gotd => &mut ours,
+                Route::File => &mut git,
+                Route::SshGit => &mut ssh_git,
+            };
             for _ in 0..n {
-                if first {
-                    ours.push(ls(true)?);
-                } else {
-                    git.push(ls(false)?);
-                }
+                into.push(ls(r)?);
             }
         }
-        k += 1;
+        routes.rotate_left(1);
     }
     drop(gotd);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
@@ -207,5 +233,6 @@ pub(super) fn connection_cost(ctx: &Ctx<'_>, connections: usize) -> Result<Conne
         git_mean: mean(&git),
         ours_median: median(ours),
         git_median: median(git),
+        ssh_git_median: median(ssh_git),
     })
 }
