@@ -520,3 +520,36 @@ fn incremental_template(ctx: &Ctx<'_>, behind: usize) -> Result<PathBuf> {
     git_ok(&t, &["gc", "-q", "--prune=now"])?;
     Ok(t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn parse(args: &[&str]) -> Result<Args> {
+        parse_args(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn defaults_and_sizes() {
+        let a = parse(&[]).unwrap();
+        assert_eq!(a.sizes, [3000]);
+        assert_eq!((a.connections, a.plot), (200, false));
+        let a = parse(&["--sizes", "500, 1500,3000", "--plot", "--connections", "0"]).unwrap();
+        assert_eq!(a.sizes, [500, 1500, 3000]);
+        assert_eq!((a.connections, a.plot), (0, true));
+        assert_eq!(parse(&["--commits", "42"]).unwrap().sizes, [42]);
+    }
+
+    #[rstest]
+    #[case(&["--sizes", "500,x"], "--sizes takes commit counts")]
+    #[case(&["--sizes", "1"], "bad option value")]
+    #[case(&["--runs", "0"], "bad option value")]
+    #[case(&["--protocol", "3"], "bad option value")]
+    #[case(&["--connections"], "--connections needs a value")]
+    #[case(&["--frobnicate"], "unknown option --frobnicate")]
+    fn bad_options_are_named(#[case] args: &[&str], #[case] msg: &str) {
+        let err = format!("{:#}", parse(args).err().expect("refused"));
+        assert!(err.contains(msg), "{err}");
+    }
+}
