@@ -335,16 +335,19 @@ fn load_connection(ctx: &Ctx, i: usize) -> Result<()> {
             // (i / 3 % 4 differs for concurrent jobs of the same kind
             // within a window of 8).
             let dir = format!("p{}", (i / 3) % 4);
-            ctx.git_in(
-                &dir,
-                &[
-                    "push",
-                    "-q",
-                    "origin",
-                    &format!("HEAD:refs/heads/reload-{i}"),
-                ],
-            )
-            .map(|_| ())
+            let refspec = format!("HEAD:refs/heads/reload-{i}");
+            let out = client.git(
+                &ctx.path(&dir),
+                &["push", "--porcelain", "origin", &refspec],
+            )?;
+            ensure(out.status.success(), || {
+                format!(
+                    "push {refspec}: {}: {} {}",
+                    cmd::status_text(out.status),
+                    cmd::stdout_text(&out),
+                    cmd::stderr_text(&out)
+                )
+            })
         }
     }
 }
