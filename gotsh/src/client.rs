@@ -15,7 +15,11 @@ pub fn run(socket: &Path, service: Service, repo: String, protocol: String) -> E
     let sock = match UnixStream::connect(socket) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("gotsh: connect: {}: {}", socket.display(), strerror(&e));
+            say(&format!(
+                "gotsh: connect: {}: {}",
+                socket.display(),
+                strerror(&e)
+            ));
             return ExitCode::from(1);
         }
     };
@@ -50,8 +54,18 @@ pub fn fail(message: &str, client_told: bool) -> ExitCode {
         let _ = gotd_wire::pkt::write_err(&mut out, message);
         let _ = out.flush();
     }
-    eprintln!("gotsh: {message}");
+    say(&format!("gotsh: {message}"));
     ExitCode::from(1)
+}
+
+/// Writes one line to stderr in a single `write`, so that it is not cut
+/// by the git client's own messages when sshd relays both to one terminal
+/// (`eprintln!` writes the pieces of its format separately).
+pub fn say(line: &str) {
+    let mut buf = String::with_capacity(line.len() + 1);
+    buf.push_str(line);
+    buf.push('\n');
+    let _ = std::io::stderr().lock().write_all(buf.as_bytes());
 }
 
 /// The system's text for an I/O error, without Rust's "(os error N)".

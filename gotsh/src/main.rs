@@ -44,6 +44,6 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("{USAGE}");
+    client::say(USAGE);
     ExitCode::from(1)
 }
