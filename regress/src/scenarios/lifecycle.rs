@@ -258,8 +258,14 @@ fn reload_under_load(ctx: &mut Ctx) -> Result<()> {
     const WIDTH: usize = 8;
     let conf = ctx.dir.join("gotd.conf");
     let base = std::fs::read_to_string(&conf)?;
-    for i in 0..4 {
-        ctx.clone(&format!("p{i}"), &[])?;
+    // One clone per push: git updates the clone's own refs after a push,
+    // and two pushes from one clone at a time can trip over each other.
+    let pushers: Vec<usize> = (0..CONNECTIONS / 3).collect();
+    if let Some(e) = parallel(&pushers, 8, |_, &j| ctx.clone(&format!("p{j}"), &[]))
+        .into_iter()
+        .next()
+    {
+        return Err(e.context("preparing the pushers' clones"));
     }
     let done = AtomicBool::new(false);
     let finished = AtomicUsize::new(0);
@@ -313,7 +319,7 @@ fn reload_under_load(ctx: &mut Ctx) -> Result<()> {
 }
 
 /// One connection of the reload mix: clone, ls-remote, or a push to a ref
-/// of its own from one of four prepared clones.
+/// of its own from a prepared clone of its own.
 fn load_connection(ctx: &Ctx, i: usize) -> Result<()> {
     let client = ctx.client();
     let url = ctx.url();
@@ -331,10 +337,7 @@ fn load_connection(ctx: &Ctx, i: usize) -> Result<()> {
             })
         }
         _ => {
-            // Clones p0..p3 push in turn; one push per clone at a time
-            // (i / 3 % 4 differs for concurrent jobs of the same kind
-            // within a window of 8).
-            let dir = format!("p{}", (i / 3) % 4);
+            let dir = format!("p{}", i / 3);
             let refspec = format!("HEAD:refs/heads/reload-{i}");
             let out = client.git(
                 &ctx.path(&dir),
