@@ -695,10 +695,59 @@ fn secrets_file_is_checked() {
         .stdout("configuration OK\n");
 }
 
+/// Sends `n` bytes of one long, never completed pkt-line, one byte every
+/// `pace`, asserting meanwhile whether gotsh is still running.
+fn trickle(
+    held: &mut std::process::Child,
+    stdin: &mut impl std::io::Write,
+    n: usize,
+    pace: std::time::Duration,
+) -> Option<std::time::Duration> {
+    let start = std::time::Instant::now();
+    let mut line =
+        b"0200want 0000000000000000000000000000000000000000 multi_ack_detailed side-band-64k"
+            .to_vec();
+    line.resize(n, b'x');
+    for b in line {
+        if held.try_wait().unwrap().is_some() {
+            return Some(start.elapsed());
+        }
+        if stdin.write_all(&[b]).and_then(|_| stdin.flush()).is_err() {
+            return Some(start.elapsed());
+        }
+        // Pacing the client, not synchronising with the daemon.
+        std::thread::sleep(pace);
+    }
+    None
+}
+
 #[test]
 fn request_timeout_measures_idleness() {
-    use std::io::Write;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
+    let site = Site::new();
+    site.write_conf(
+        "connection {\n  request timeout 3\n}",
+        &[("repo", &format!("permit rw \"{}\"", me()))],
+    );
+    let d = Daemon::start(&site);
+    let mut held = site.gotsh_spawn("git-upload-pack '/repo'");
+    let mut stdin = held.stdin.take().unwrap();
+    let mut stdout = held.stdout.take().unwrap();
+    read_until_flush(&mut stdout);
+    // A slow client: 40 bytes a second for 5 s, longer than the timeout;
+    // that is progress, so the exchange must stay alive meanwhile.
+    let ended = trickle(&mut held, &mut stdin, 200, Duration::from_millis(25));
+    assert_eq!(ended, None, "timed out despite traffic");
+    // Now idle: the timeout ends it.
+    let out = held.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(text(&out.stderr), "gotsh: request timeout\n");
+    wait_for("the child to be reaped", || d.children().is_empty());
+}
+
+#[test]
+fn a_trickling_client_is_dropped_at_the_timeout() {
+    use std::time::Duration;
     let site = Site::new();
     site.write_conf(
         "connection {\n  request timeout 2\n}",
@@ -709,22 +758,10 @@ fn request_timeout_measures_idleness() {
     let mut stdin = held.stdin.take().unwrap();
     let mut stdout = held.stdout.take().unwrap();
     read_until_flush(&mut stdout);
-    // A slow client: one byte of a want line every 300 ms for 4.5 s, longer
-    // than the timeout; the exchange must stay alive meanwhile.
-    let line = b"0032want 0000000000000000000000000000000000000000\n";
-    let start = Instant::now();
-    for b in line.iter().take(15) {
-        stdin.write_all(&[*b]).unwrap();
-        stdin.flush().unwrap();
-        // Pacing the client, not synchronising with the daemon.
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(
-            held.try_wait().unwrap().is_none(),
-            "timed out after {:?} despite traffic",
-            start.elapsed()
-        );
-    }
-    // Now idle: the timeout ends it.
+    // Three bytes a second never add up to a pkt-line's worth of progress
+    // within the timeout: the client is dropped while still sending.
+    let ended = trickle(&mut held, &mut stdin, 60, Duration::from_millis(300));
+    assert!(ended.is_some(), "a trickling client outlived the timeout");
     let out = held.wait_with_output().unwrap();
     drop(stdin);
     assert_eq!(text(&out.stderr), "gotsh: request timeout\n");

@@ -1,10 +1,16 @@
 //! Tells the parent that the exchange is making progress, so that the
 //! request timeout measures idleness rather than total duration.
 //!
-//! The client's input and output are wrapped; whenever bytes move in
-//! either direction, at most once per [`INTERVAL`], a
+//! The client's input and output are wrapped. Once at least
+//! [`MIN_PROGRESS`] bytes have moved (in either direction) since the last
+//! report, and at most once per [`INTERVAL`], a
 //! [`ToParent::Active`](crate::msg::ToParent::Active) message goes to the
 //! parent, which re-arms the timeout.
+//!
+//! [`MIN_PROGRESS`] is about one pkt-line: like upstream gotd, which re-arms
+//! its timer per protocol message, a client that trickles a byte now and
+//! then without completing messages within the timeout is dropped, while
+//! any real exchange keeps its connection.
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
@@ -18,17 +24,26 @@ use crate::msg::ToParent;
 /// Least time between two activity messages.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
+/// Bytes that must move between two activity messages.
+pub const MIN_PROGRESS: usize = 64;
+
 /// Sends rate-limited activity messages on the IPC socket.
 #[derive(Debug)]
 pub struct Tracker {
     ch: Channel,
     last: Option<Instant>,
+    /// Bytes moved since the last report.
+    pending: usize,
 }
 
 impl Tracker {
     /// Takes over the IPC channel for the duration of the exchange.
     pub fn new(ch: Channel) -> Rc<RefCell<Tracker>> {
-        Rc::new(RefCell::new(Tracker { ch, last: None }))
+        Rc::new(RefCell::new(Tracker {
+            ch,
+            last: None,
+            pending: 0,
+        }))
     }
 
     /// Gives the channel back once the wrappers are gone.
@@ -36,13 +51,19 @@ impl Tracker {
         Rc::try_unwrap(tracker).ok().map(|t| t.into_inner().ch)
     }
 
-    /// Notes progress; tells the parent if it has not heard for a while.
-    pub fn touch(&mut self) {
+    /// Notes that `n` bytes moved; tells the parent once enough have
+    /// moved and it has not heard for a while.
+    pub fn touch(&mut self, n: usize) {
+        self.pending = self.pending.saturating_add(n);
+        if self.pending < MIN_PROGRESS {
+            return;
+        }
         let now = Instant::now();
         if self.last.is_some_and(|t| now.duration_since(t) < INTERVAL) {
             return;
         }
         self.last = Some(now);
+        self.pending = 0;
         // The parent gone means we are about to be stopped anyway.
         let _ = self.ch.send(&ToParent::Active, &[]);
     }
@@ -58,7 +79,7 @@ impl<R: Read> Read for TrackedRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n > 0 {
-            self.tracker.borrow_mut().touch();
+            self.tracker.borrow_mut().touch(n);
         }
         Ok(n)
     }
@@ -74,7 +95,7 @@ impl<W: Write> Write for TrackedWrite<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         if n > 0 {
-            self.tracker.borrow_mut().touch();
+            self.tracker.borrow_mut().touch(n);
         }
         Ok(n)
     }
@@ -93,22 +114,42 @@ mod tests {
     fn activity_is_reported_at_most_once_per_interval() {
         let (a, b) = UnixStream::pair().unwrap();
         let t = Tracker::new(Channel::new(a));
+        let input = [b'x'; 2 * MIN_PROGRESS];
         let mut r = TrackedRead {
-            inner: &b"hello"[..],
+            inner: &input[..],
             tracker: t.clone(),
         };
         let mut w = TrackedWrite {
             inner: Vec::new(),
             tracker: t.clone(),
         };
-        let mut buf = [0u8; 2];
+        let mut buf = [0u8; MIN_PROGRESS / 2];
         r.read_exact(&mut buf).unwrap();
-        w.write_all(b"xyz").unwrap();
+        w.write_all(&buf).unwrap();
         r.read_exact(&mut buf).unwrap();
         drop((r, w));
         assert!(Tracker::into_channel(t).is_some());
         let mut ch = Channel::new(b);
         assert_eq!(ch.recv::<ToParent>().unwrap(), Some(ToParent::Active));
+        assert_eq!(ch.recv::<ToParent>().unwrap(), None);
+    }
+
+    #[test]
+    fn a_trickle_below_min_progress_is_not_activity() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let t = Tracker::new(Channel::new(a));
+        let input = [b'x'; MIN_PROGRESS - 1];
+        let mut r = TrackedRead {
+            inner: &input[..],
+            tracker: t.clone(),
+        };
+        let mut byte = [0u8; 1];
+        for _ in 0..input.len() {
+            r.read_exact(&mut byte).unwrap();
+        }
+        drop(r);
+        assert!(Tracker::into_channel(t).is_some());
+        let mut ch = Channel::new(b);
         assert_eq!(ch.recv::<ToParent>().unwrap(), None);
     }
 }
