@@ -50,6 +50,23 @@ pub fn run(kind: ChildKind, repo: &Path) -> Result<(), ChildError> {
     let Some(ToChild::Serve(req)) = ch.recv::<ToChild>()? else {
         return Err(ChildError::NoRequest);
     };
+    // Writers register for as long as they run, so that the only writer of
+    // a repository may remove ref lock files of killed writers.
+    let _writer = if write {
+        match gotd_receive_pack::enter_writer(&req.repo_path) {
+            Ok((guard, 0)) => Some(guard),
+            Ok((guard, n)) => {
+                log_info!("removed {n} ref lock files of killed pushes");
+                Some(guard)
+            }
+            Err(e) => {
+                log_warn!("registering as a writer: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     if write {
         // Quarantine directories of writers that were killed; live pushes
         // hold a lock on theirs and are left alone.

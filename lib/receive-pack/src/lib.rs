@@ -37,7 +37,7 @@ use std::time::Duration;
 
 pub use gotd_config::Protection;
 pub use gotd_wire::Protocol;
-pub use stale::remove_stale_temporaries;
+pub use stale::{enter_writer, remove_stale_temporaries, WriterGuard};
 
 use commands::Command;
 use output::Output;
