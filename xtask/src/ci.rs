@@ -1,6 +1,7 @@
-//! `cargo xtask ci [--skip-fmt] [--skip-clippy] [--skip-test] [--skip-regress] [--skip-docs]`:
+//! `cargo xtask ci [--skip-fmt] [--skip-clippy] [--skip-test] [--skip-regress] [--skip-release] [--skip-docs]`:
 //! what CI runs, in order, stopping at the first failure: formatting,
-//! clippy with warnings denied, the workspace tests, the regress suite, and
+//! clippy with warnings denied, the workspace tests, the regress suite, the
+//! release flow (tarball, `make install`, `GOT_RELEASE=Yes make regress`), and
 //! the checks of the operator files (manual pages, sample configurations,
 //! systemd unit, sshd snippet).
 
@@ -9,7 +10,7 @@ use anyhow::{bail, Result};
 use crate::util;
 
 /// The steps, by name.
-pub const STEPS: [&str; 5] = ["fmt", "clippy", "test", "regress", "docs"];
+pub const STEPS: [&str; 6] = ["fmt", "clippy", "test", "regress", "release", "docs"];
 
 /// Which steps run, given the skip flags.
 pub fn selected(args: &[String]) -> Result<Vec<&'static str>> {
@@ -56,6 +57,10 @@ pub fn run(args: &[String]) -> Result<()> {
                 util::header("regress suite");
                 crate::regress::run(&[])?;
             }
+            "release" => {
+                util::header("release flow (cargo xtask release-check)");
+                crate::release::run(&[])?;
+            }
             "docs" => {
                 util::header("contrib/tests/all.sh");
                 let mut cmd = std::process::Command::new("sh");
@@ -82,7 +87,7 @@ mod tests {
         assert_eq!(sel(&[]).unwrap(), STEPS.to_vec());
         assert_eq!(
             sel(&["--skip-regress", "--skip-fmt"]).unwrap(),
-            vec!["clippy", "test", "docs"]
+            vec!["clippy", "test", "release", "docs"]
         );
         assert!(sel(&["--skip-lunch"]).is_err());
     }

@@ -11,6 +11,7 @@ mod dist;
 mod fuzz;
 mod install;
 mod regress;
+mod release;
 mod util;
 
 use anyhow::Result;
@@ -24,8 +25,10 @@ commands:
   uninstall [same options]    remove them again
   dist                        target/dist/gotd-<version>.tar.gz of the sources
   regress [SCENARIO…]         build, install and run the regress suite (see regress/README.md)
-  ci [--skip-fmt|--skip-clippy|--skip-test|--skip-regress]
-                              what CI runs: fmt, clippy, tests, regress
+  release-check               make dist, unpack, make install, GOT_RELEASE=Yes make regress,
+                              make uninstall (root only)
+  ci [--skip-fmt|--skip-clippy|--skip-test|--skip-regress|--skip-release|--skip-docs]
+                              what CI runs: fmt, clippy, tests, regress, release-check, docs
   demo                        run gotd in the foreground on a sample repository
   bench                       speed and size of gotd against git
   fuzz TARGET|all [--seconds N] | --list | --check
@@ -44,6 +47,7 @@ fn main() {
         "uninstall" => install::uninstall(&args),
         "dist" => dist::run(&args),
         "regress" => regress::run(&args),
+        "release-check" => release::run(&args),
         "ci" => ci::run(&args),
         "demo" => demo::run(&args),
         "bench" => bench::run(&args),
