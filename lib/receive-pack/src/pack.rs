@@ -201,6 +201,13 @@ pub(crate) fn receive(
             });
         }
     };
+    if count == 0 {
+        // An empty pack is its header and a trailer. Consume and check the
+        // trailer even if the indexer stopped after the header: the client
+        // may write it separately, and answering before it has been read
+        // lets the connection close under the client's last write.
+        finish_empty_pack(&mut reader)?;
+    }
     let files = match (outcome.data_path.clone(), outcome.index_path.clone()) {
         (Some(pack), Some(idx)) => Some(PackFiles {
             pack,
@@ -226,6 +233,39 @@ pub(crate) fn receive(
 }
 
 const CHECKSUM_ERROR: &str = "pack file checksum error";
+
+/// Length of an empty pack: 12-byte header and 20-byte SHA-1 trailer.
+const EMPTY_PACK_LEN: u64 = 32;
+
+/// Reads whatever the indexer left of an empty pack's trailer and checks it.
+fn finish_empty_pack(reader: &mut Limited<'_>) -> Result<(), Refused> {
+    let Some(left) = EMPTY_PACK_LEN.checked_sub(reader.total) else {
+        return Ok(());
+    };
+    let mut trailer = [0u8; 20];
+    let start = trailer.len() - left as usize;
+    let got = gotd_wire::pkt::read_full(reader, &mut trailer[start..])
+        .map_err(|e| Refused::from(e.to_string()))?;
+    if got < left as usize {
+        return Err("short pack file".into());
+    }
+    if start > 0 {
+        // The indexer read and verified part of it already.
+        return Ok(());
+    }
+    let mut hasher = gix::hash::hasher(gix::hash::Kind::Sha1);
+    hasher.update(&reader.header);
+    let expected = hasher
+        .try_finalize()
+        .map_err(|e| Refused::from(e.to_string()))?;
+    if expected.as_slice() != trailer {
+        return Err(Refused {
+            reason: CHECKSUM_ERROR.into(),
+            read_to_end: true,
+        });
+    }
+    Ok(())
+}
 
 /// Turns a gix failure into a short client-visible reason.
 fn describe_error(e: &gix::Error, reader: &Limited<'_>) -> String {

@@ -353,6 +353,67 @@ fn empty_pack_for_an_unknown_tip() {
     f.assert_clean();
 }
 
+/// Hands out its input one chunk per `read` and records how far it got.
+struct Chunked {
+    chunks: Vec<Vec<u8>>,
+    next: usize,
+}
+
+impl std::io::Read for Chunked {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(chunk) = self.chunks.get_mut(self.next) else {
+            return Ok(0);
+        };
+        let n = buf.len().min(chunk.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        chunk.drain(..n);
+        if chunk.is_empty() {
+            self.next += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// git writes an empty pack's header and trailer with two writes; the
+/// trailer must be read (and checked) before the report goes out, or the
+/// connection may close under the client's second write.
+#[rstest]
+#[case::intact(false, None)]
+#[case::corrupt_trailer(true, Some("pack file checksum error"))]
+fn empty_pack_trailer_is_read_before_the_report(
+    #[case] corrupt: bool,
+    #[case] error: Option<&str>,
+) {
+    let f = Fixture::new();
+    f.push_ok(&[], &["main"]);
+    let tip = f.client_rev("main");
+    let mut empty = make_pack(&f.client, &[], false);
+    assert_eq!(empty.len(), 32);
+    if corrupt {
+        empty[31] ^= 1;
+    }
+    let req = request(
+        &[(ZERO, &tip, "refs/heads/copy")],
+        "report-status",
+        None,
+        &[],
+    );
+    let mut input = Chunked {
+        chunks: vec![req, empty[..12].to_vec(), empty[12..].to_vec()],
+        next: 0,
+    };
+    let mut out = Vec::new();
+    let result = serve(&f.server, &mut input, &mut out, &opts());
+    assert_eq!(input.next, 3, "the trailer was left unread");
+    match error {
+        None => {
+            result.unwrap();
+        }
+        Some(e) => assert!(result.unwrap_err().to_string().contains(e)),
+    }
+    f.assert_clean();
+}
+
 /// A pack whose commit's tree is neither in the pack nor in the repository.
 #[test]
 fn disconnected_pack_is_refused() {
