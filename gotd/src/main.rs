@@ -54,6 +54,7 @@ fn main() -> ExitCode {
 }
 
 fn run_daemon(opts: &Opts) -> anyhow::Result<()> {
+    privsep::unblock_signals();
     privsep::cloexec_inherited();
     let secrets = gotd::load::secrets(opts.secrets.as_deref())?;
     let parsed = gotd::load::config(&opts.config, secrets.as_ref())?;

@@ -112,6 +112,15 @@ pub fn drop_to(user: &RunAs) -> Result<(), PrivError> {
     Ok(())
 }
 
+/// Unblocks every signal. A parent that started gotd with signals blocked
+/// (shells and test harnesses do) would otherwise keep SIGTERM, SIGINT and
+/// SIGCHLD from ever reaching the daemon, and its children inherit the mask
+/// across exec.
+pub fn unblock_signals() {
+    use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
 /// Marks every descriptor above stderr that this process inherited as
 /// close-on-exec, so that repo children start with exactly 0, 1, 2 and 3
 /// whatever the daemon's own parent left open (a jobserver pipe, a

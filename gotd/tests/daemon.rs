@@ -386,6 +386,18 @@ fn signal_shuts_down(#[case] sig: Signal) {
 }
 
 #[test]
+fn signals_blocked_by_the_starting_process_still_stop_gotd() {
+    let site = Site::new();
+    site.default_conf();
+    let mut d = Daemon::start_with_signals_blocked(&site);
+    one_exchange(&site);
+    wait_for("the repo child to be reaped", || d.children().is_empty());
+    kill(Pid::from_raw(d.pid()), Signal::SIGTERM).unwrap();
+    assert_eq!(d.wait_exit().code(), Some(0), "{}", d.log_text());
+    assert!(!site.socket().exists());
+}
+
+#[test]
 fn sighup_is_ignored() {
     let site = Site::new();
     site.default_conf();

@@ -234,9 +234,22 @@ impl Daemon {
     /// Starts gotd -d -v on the site's configuration and waits until it
     /// answers `gotctl info`.
     pub fn start(site: &Site) -> Daemon {
+        Daemon::start_via(site, Command::new(bin("gotd")))
+    }
+
+    /// Like [`start`](Self::start), with SIGTERM, SIGINT and SIGCHLD
+    /// blocked when gotd is executed (GNU env's `--block-signal`), as some
+    /// shells and harnesses leave them.
+    pub fn start_with_signals_blocked(site: &Site) -> Daemon {
+        let mut env = Command::new("env");
+        env.arg("--block-signal=TERM,INT,CHLD").arg(bin("gotd"));
+        Daemon::start_via(site, env)
+    }
+
+    fn start_via(site: &Site, mut cmd: Command) -> Daemon {
         let log = site.path("gotd.log");
         let logf = fs::File::create(&log).unwrap();
-        let child = Command::new(bin("gotd"))
+        let child = cmd
             .arg("-dvv")
             .arg("-f")
             .arg(site.conf())
