@@ -284,13 +284,34 @@ fn describe_error(e: &gix::Error, reader: &Limited<'_>) -> String {
         return "unexpected end of file".into();
     }
     let mut text = String::new();
-    for m in chain {
+    for m in chain.iter().map(|m| without_paths(m)) {
+        if text.contains(m.as_str()) {
+            continue;
+        }
         if !text.is_empty() {
             text.push_str(": ");
         }
         text.push_str(&m);
     }
     text.replace('\n', " ")
+}
+
+/// Removes the ` at path "…"` parts gix adds to I/O errors: the client
+/// has no business learning the server's file system layout.
+fn without_paths(message: &str) -> String {
+    const MARK: &str = " at path \"";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find(MARK) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + MARK.len()..];
+        rest = match after.find('"') {
+            Some(end) => &after[end + 1..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Received {
@@ -411,5 +432,21 @@ impl Read for Limited<'_> {
         }
         self.total += n as u64;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::without_paths;
+
+    #[test]
+    fn server_paths_are_removed_from_io_errors() {
+        let m = "An IO operation failed while streaming an entry: No space left on device (os error 28) at path \"/srv/git/r.git/objects/incoming-uid1-2-0/.tmpX\"";
+        assert_eq!(
+            without_paths(m),
+            "An IO operation failed while streaming an entry: No space left on device (os error 28)"
+        );
+        assert_eq!(without_paths("plain"), "plain");
+        assert_eq!(without_paths("a at path \"x\" b at path \"y\""), "a b");
     }
 }
