@@ -1,16 +1,23 @@
-//! `cargo xtask ci [--skip-fmt] [--skip-clippy] [--skip-test] [--skip-regress] [--skip-release] [--skip-docs]`:
+//! `cargo xtask ci [--skip-fmt] [--skip-clippy] [--skip-test] [--skip-regress] [--skip-release] [--skip-docs] [--skip-fuzz]`:
 //! what CI runs, in order, stopping at the first failure: formatting,
 //! clippy with warnings denied, the workspace tests, the regress suite, the
 //! release flow (tarball, `make install`, `GOT_RELEASE=Yes make regress`), and
 //! the checks of the operator files (manual pages, sample configurations,
-//! systemd unit, sshd snippet).
+//! systemd unit, sshd snippet), and a fuzzing smoke run: every fuzz target
+//! for [`FUZZ_SECONDS`] seconds from its checked-in seeds (skipped, saying
+//! so, when cargo-fuzz is not installed; `.ci/run` installs it).
 
 use anyhow::{bail, Result};
 
 use crate::util;
 
 /// The steps, by name.
-pub const STEPS: [&str; 6] = ["fmt", "clippy", "test", "regress", "release", "docs"];
+pub const STEPS: [&str; 7] = [
+    "fmt", "clippy", "test", "regress", "release", "docs", "fuzz",
+];
+
+/// Seconds each fuzz target runs in CI (longer runs: `cargo xtask fuzz`).
+pub const FUZZ_SECONDS: u32 = 10;
 
 /// Which steps run, given the skip flags.
 pub fn selected(args: &[String]) -> Result<Vec<&'static str>> {
@@ -67,6 +74,15 @@ pub fn run(args: &[String]) -> Result<()> {
                 cmd.arg("contrib/tests/all.sh").current_dir(util::root());
                 util::run(&mut cmd)?;
             }
+            "fuzz" => {
+                util::header("fuzzing smoke run (cargo xtask fuzz all)");
+                if crate::fuzz::cargo_fuzz_installed() {
+                    let secs = FUZZ_SECONDS.to_string();
+                    crate::fuzz::run(&["all".into(), "--seconds".into(), secs])?;
+                } else {
+                    println!("fuzz: SKIP: cargo-fuzz is not installed (cargo install cargo-fuzz --locked)");
+                }
+            }
             _ => unreachable!("unknown step {step}"),
         }
     }
@@ -87,7 +103,7 @@ mod tests {
         assert_eq!(sel(&[]).unwrap(), STEPS.to_vec());
         assert_eq!(
             sel(&["--skip-regress", "--skip-fmt"]).unwrap(),
-            vec!["clippy", "test", "release", "docs"]
+            vec!["clippy", "test", "release", "docs", "fuzz"]
         );
         assert!(sel(&["--skip-lunch"]).is_err());
     }

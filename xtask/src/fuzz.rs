@@ -154,14 +154,18 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn ensure_cargo_fuzz() -> Result<()> {
-    let ok = util::cargo()
+/// Whether `cargo fuzz` runs here.
+pub fn cargo_fuzz_installed() -> bool {
+    util::cargo()
         .args(["fuzz", "--version"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
+        .is_ok_and(|s| s.success())
+}
+
+fn ensure_cargo_fuzz() -> Result<()> {
+    if !cargo_fuzz_installed() {
         bail!("cargo-fuzz is not installed: `cargo install cargo-fuzz --locked` (about 2 minutes)");
     }
     Ok(())
