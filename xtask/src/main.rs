@@ -27,8 +27,8 @@ commands:
   regress [SCENARIO…]         build, install and run the regress suite (see regress/README.md)
   release-check               make dist, unpack, make install, GOT_RELEASE=Yes make regress,
                               make uninstall (root only)
-  ci [--skip-fmt|--skip-clippy|--skip-test|--skip-regress|--skip-release|--skip-docs]
-                              what CI runs: fmt, clippy, tests, regress, release-check, docs
+  ci [--skip-fmt|--skip-clippy|--skip-test|--skip-regress|--skip-release|--skip-docs|--skip-fuzz]
+                              what CI runs: fmt, clippy, tests, regress, release-check, docs, fuzz smoke
   demo                        run gotd in the foreground on a sample repository
   bench                       speed and size of gotd against git
   fuzz TARGET|all [--seconds N] | --list | --check
