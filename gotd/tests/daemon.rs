@@ -901,28 +901,7 @@ fn children_start_when_the_binary_is_out_of_the_daemon_users_reach() {
     let copy = hidden.path().join("gotd");
     std::fs::copy(bin("gotd"), &copy).unwrap();
     let log = std::fs::File::create(site.path("hidden.log")).unwrap();
-    // Another test thread forking while the copy was open for writing can
-    // make exec fail with ETXTBSY for a moment.
-    let mut spawned = None;
-    wait_for(
-        "the copy to be executable",
-        || match std::process::Command::new(&copy)
-            .arg("-dv")
-            .arg("-f")
-            .arg(site.conf())
-            .stdin(Stdio::null())
-            .stderr(log.try_clone().unwrap())
-            .spawn()
-        {
-            Ok(c) => {
-                spawned = Some(c);
-                true
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => false,
-            Err(e) => panic!("spawning {}: {e}", copy.display()),
-        },
-    );
-    let mut child = spawned.unwrap();
+    let mut child = spawn_copy(&site, &copy, &log);
     wait_for("gotd to answer", || site.gotctl("info").status.success());
     one_exchange(&site);
     assert!(site.gotctl("stop").status.success());
@@ -939,25 +918,6 @@ fn children_run_the_started_binary_after_it_is_replaced() {
     let copy = dir.path().join("gotd");
     std::fs::copy(bin("gotd"), &copy).unwrap();
     let log = std::fs::File::create(site.path("replaced.log")).unwrap();
-    let mut spawned = None;
-    wait_for(
-        "the copy to be executable",
-        || match std::process::Command::new(&copy)
-            .arg("-dv")
-            .arg("-f")
-            .arg(site.conf())
-            .stdin(Stdio::null())
-            .stderr(log.try_clone().unwrap())
-            .spawn()
-        {
-            Ok(c) => {
-                spawned = Some(c);
-                true
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => false,
-            Err(e) => panic!("spawning {}: {e}", copy.display()),
-        },
-    );
     // Killed if the test fails before stopping it.
     struct KillOnDrop(std::process::Child);
     impl Drop for KillOnDrop {
@@ -966,7 +926,7 @@ fn children_run_the_started_binary_after_it_is_replaced() {
             let _ = self.0.wait();
         }
     }
-    let mut child = KillOnDrop(spawned.unwrap());
+    let mut child = KillOnDrop(spawn_copy(&site, &copy, &log));
     wait_for("gotd to answer", || site.gotctl("info").status.success());
     // An upgrade installs a new file under the same name; a child started
     // from the path would now run this script and fail.
@@ -1122,4 +1082,30 @@ fn failed_notifications_do_not_fail_the_push() {
     );
     // The daemon serves on.
     one_exchange(&site);
+}
+
+/// Starts a copy of gotd (`-dv` on the site's configuration) logging to
+/// `log`. Another test thread forking while the copy was open for writing
+/// can make exec fail with ETXTBSY for a moment, so that is retried.
+fn spawn_copy(site: &Site, copy: &std::path::Path, log: &std::fs::File) -> std::process::Child {
+    let mut spawned = None;
+    wait_for(
+        "the copy to be executable",
+        || match std::process::Command::new(copy)
+            .arg("-dv")
+            .arg("-f")
+            .arg(site.conf())
+            .stdin(Stdio::null())
+            .stderr(log.try_clone().unwrap())
+            .spawn()
+        {
+            Ok(c) => {
+                spawned = Some(c);
+                true
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => false,
+            Err(e) => panic!("spawning {}: {e}", copy.display()),
+        },
+    );
+    spawned.unwrap()
 }
