@@ -19,7 +19,7 @@ use super::lifecycle::Foreground;
 use super::{ensure, ensure_contains, none, Body, Ctx, Scenario, Setup, StartMode};
 use crate::client::pkt;
 use crate::repo::{self, RepoKind};
-use crate::{cmd, procfs};
+use crate::{cmd, procfs, redact};
 use gotd_wire::ipc::Channel;
 use gotd_wire::request::{Reply, Request, Service};
 
@@ -120,7 +120,13 @@ fn existence_hidden(ctx: &mut Ctx) -> Result<()> {
     let missing = ctx.client().url("no-such-repo");
     let e1 = ctx.git_fails_in(".", &["ls-remote", &url])?;
     let e2 = ctx.git_fails_in(".", &["ls-remote", &missing])?;
-    ensure(e1 == e2, || format!("git ls-remote: {e1:?} vs {e2:?}"))
+    // git's own verdict lines; the `gotsh:` line ssh relays may come
+    // before or after them (or be lost), so it is checked separately.
+    let (v1, v2) = (redact::error_lines(&e1), redact::error_lines(&e2));
+    ensure(v1 == v2, || format!("git ls-remote: {v1:?} vs {v2:?}"))?;
+    ensure_contains(&v1, "no git repository found")?;
+    redact::gotsh_lines_agree(&e1).map_err(anyhow::Error::msg)?;
+    redact::gotsh_lines_agree(&e2).map_err(anyhow::Error::msg)
 }
 
 fn repo_names_refused(ctx: &mut Ctx) -> Result<()> {
