@@ -27,13 +27,7 @@ pub fn scenarios() -> Vec<Scenario> {
             about: "50 pushes, the writer SIGKILLed at random points: refs old or new, fsck clean",
             skip_if: None,
             body: Body::Served {
-                setup: Setup {
-                    repo: RepoKind::Standard,
-                    rules: super::write::permit_rw,
-                    global: none,
-                    extra_repos: none,
-                    start: StartMode::Default,
-                },
+                setup: super::STANDARD_RW,
                 run: writer_kill_random,
             },
         },

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use super::{ensure, none, Body, Ctx, Scenario, Setup, StartMode};
-use crate::repo::{self, RepoKind};
+use super::{ensure, Body, Ctx, Scenario};
+use crate::repo;
 use crate::settings::Settings;
 use crate::{cmd, users};
 
@@ -28,13 +28,7 @@ pub fn scenarios() -> Vec<Scenario> {
         about: "a push onto a full file system fails cleanly; nothing is half-written",
         skip_if: Some(cannot_mount),
         body: Body::Served {
-            setup: Setup {
-                repo: RepoKind::Standard,
-                rules: super::write::permit_rw,
-                global: none,
-                extra_repos: none,
-                start: StartMode::Default,
-            },
+            setup: super::STANDARD_RW,
             run: disk_full,
         },
     }]

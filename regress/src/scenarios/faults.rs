@@ -34,13 +34,7 @@ pub fn scenarios() -> Vec<Scenario> {
             about: "a push killed mid-pack leaves refs and objects/pack untouched",
             skip_if: None,
             body: Body::Served {
-                setup: Setup {
-                    repo: RepoKind::Standard,
-                    rules: super::write::permit_rw,
-                    global: none,
-                    extra_repos: none,
-                    start: StartMode::Default,
-                },
+                setup: super::STANDARD_RW,
                 run: push_killed,
             },
         },
@@ -50,13 +44,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 "the repository writer killed mid-push: refs intact, fsck clean, next push works",
             skip_if: None,
             body: Body::Served {
-                setup: Setup {
-                    repo: RepoKind::Standard,
-                    rules: super::write::permit_rw,
-                    global: none,
-                    extra_repos: none,
-                    start: StartMode::Default,
-                },
+                setup: super::STANDARD_RW,
                 run: writer_killed,
             },
         },

@@ -30,13 +30,7 @@ pub fn scenarios() -> Vec<Scenario> {
             about: "git fetch with more than 16 haves (multi-round negotiation)",
             skip_if: None,
             body: Body::Served {
-                setup: Setup {
-                    repo: RepoKind::Standard,
-                    rules: super::write::permit_rw,
-                    global: none,
-                    extra_repos: none,
-                    start: StartMode::Default,
-                },
+                setup: super::STANDARD_RW,
                 run: git_interop,
             },
         },

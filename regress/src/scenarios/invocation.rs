@@ -8,9 +8,9 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use super::{ensure, ensure_contains, none, Body, Ctx, Scenario, Setup, StartMode};
+use super::{ensure, ensure_contains, Body, Ctx, Scenario};
 use crate::client::parse_pkts;
-use crate::repo::{git_env, RepoKind};
+use crate::repo::git_env;
 use crate::{cmd, users};
 
 pub fn scenarios() -> Vec<Scenario> {
@@ -19,13 +19,7 @@ pub fn scenarios() -> Vec<Scenario> {
         about: "gotsh called as git-upload-pack / git-receive-pack serves clones",
         skip_if: None,
         body: Body::Served {
-            setup: Setup {
-                repo: RepoKind::Standard,
-                rules: super::write::permit_rw,
-                global: none,
-                extra_repos: none,
-                start: StartMode::Default,
-            },
+            setup: super::STANDARD_RW,
             run: gotsh_as_git_commands,
         },
     }]

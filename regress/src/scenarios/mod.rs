@@ -55,6 +55,16 @@ pub struct Setup {
     pub start: StartMode,
 }
 
+/// The most common setup: the standard test repository, `permit rw` for
+/// the dev user, nothing else, the default start command.
+pub const STANDARD_RW: Setup = Setup {
+    repo: RepoKind::Standard,
+    rules: write::permit_rw,
+    global: none,
+    extra_repos: none,
+    start: StartMode::Default,
+};
+
 /// A further repository: its name and rules.
 pub type ExtraRepo = (String, Vec<String>);
 

@@ -3,9 +3,8 @@
 
 use anyhow::{Context, Result};
 
-use super::{ensure, ensure_contains, fsck_clone, none, Body, Ctx, Scenario, Setup, StartMode};
+use super::{ensure, ensure_contains, fsck_clone, Body, Ctx, Scenario};
 use crate::cmd;
-use crate::repo::RepoKind;
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -14,13 +13,7 @@ pub fn scenarios() -> Vec<Scenario> {
             about: "clone and fetch with GIT_PROTOCOL=version=1",
             skip_if: None,
             body: Body::Served {
-                setup: Setup {
-                    repo: RepoKind::Standard,
-                    rules: super::write::permit_rw,
-                    global: none,
-                    extra_repos: none,
-                    start: StartMode::Default,
-                },
+                setup: super::STANDARD_RW,
                 run: protocol_v1,
             },
         },
@@ -29,13 +22,7 @@ pub fn scenarios() -> Vec<Scenario> {
             about: "clone, ls-remote and fetch with git protocol version 2",
             skip_if: None,
             body: Body::Served {
-                setup: Setup {
-                    repo: RepoKind::Standard,
-                    rules: super::write::permit_rw,
-                    global: none,
-                    extra_repos: none,
-                    start: StartMode::Default,
-                },
+                setup: super::STANDARD_RW,
                 run: protocol_v2,
             },
         },
