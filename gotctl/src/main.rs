@@ -1,10 +1,13 @@
 //! gotctl: shows and controls a running gotd.
 //!
-//! `gotctl [-hV] [-f socket] info|stop|reload`; commands may be abbreviated
-//! to any prefix (`i`, `s`, `r`).
+//! `gotctl [-hV] [-f socket] info|stop|reload [-n] [-c config] [-s secrets]`;
+//! commands may be abbreviated to any prefix (`i`, `s`, `r`). `reload`'s
+//! options are in [`reload`].
 
 mod format;
+mod reload;
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,25 +46,59 @@ fn main() -> ExitCode {
         }
     }
     let rest: Vec<String> = args.collect();
-    let [cmd] = rest.as_slice() else {
+    let Some((cmd, cmd_args)) = rest.split_first() else {
         return usage();
     };
     let Some(name) = match_command(cmd) else {
         eprintln!("gotctl: {cmd}: unknown command");
         return usage();
     };
-    let req = match name {
-        "info" => Request::Info,
-        "stop" => Request::Stop,
-        _ => Request::Reload,
+    let (req, fds) = match name {
+        "info" | "stop" if !cmd_args.is_empty() => return usage(),
+        "info" => (Request::Info, Vec::new()),
+        "stop" => (Request::Stop, Vec::new()),
+        _ => match prepare_reload(cmd_args) {
+            Ok(Some(prepared)) => prepared,
+            Ok(None) => return ExitCode::SUCCESS,
+            Err(code) => return code,
+        },
     };
-    match run(&socket, name, req) {
+    match run(&socket, name, req, &fds) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("gotctl: {msg}");
             ExitCode::from(1)
         }
     }
+}
+
+/// Checks and opens what `reload` sends; `Ok(None)` when `-n` is done.
+fn prepare_reload(args: &[String]) -> Result<Option<(Request, Vec<OwnedFd>)>, ExitCode> {
+    let Some(opts) = reload::parse_args(args) else {
+        eprintln!("{}", reload::USAGE);
+        return Err(ExitCode::from(1));
+    };
+    let failed = |msg: String| {
+        for line in msg.lines() {
+            eprintln!("gotctl: {line}");
+        }
+        ExitCode::from(1)
+    };
+    if opts.check_only || opts.config.is_some() {
+        let default = std::path::Path::new(gotd_config::DEFAULT_CONFIG_PATH);
+        let config = opts.config.as_deref().unwrap_or(default);
+        let warnings =
+            reload::check(config, opts.secrets.as_deref()).map_err(|e| failed(e.to_string()))?;
+        for w in warnings {
+            eprintln!("gotctl: {w}");
+        }
+        if opts.check_only {
+            println!("configuration OK");
+            return Ok(None);
+        }
+    }
+    let (r, fds) = reload::request(&opts).map_err(|e| failed(format!("reload: {e}")))?;
+    Ok(Some((Request::Reload(r), fds)))
 }
 
 fn usage() -> ExitCode {
@@ -77,11 +114,12 @@ fn match_command(word: &str) -> Option<&'static str> {
     COMMANDS.into_iter().find(|c| c.starts_with(word))
 }
 
-fn run(socket: &std::path::Path, name: &str, req: Request) -> Result<(), String> {
+fn run(socket: &std::path::Path, name: &str, req: Request, fds: &[OwnedFd]) -> Result<(), String> {
     let sock = UnixStream::connect(socket)
         .map_err(|e| format!("connect: {}: {}", socket.display(), strerror(&e)))?;
     let mut ch = Channel::new(sock);
-    ch.send(&req, &[]).map_err(|e| format!("{name}: {e}"))?;
+    let fds: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
+    ch.send(&req, &fds).map_err(|e| format!("{name}: {e}"))?;
     match ch.recv::<Reply>() {
         Ok(Some(Reply::Info(info))) => {
             print!("{}", format::info(&info));

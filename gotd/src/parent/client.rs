@@ -86,8 +86,18 @@ pub async fn handle(state: Shared, mut ch: AsyncChannel, cred: PeerCred, slot: S
             serve_git(&state, ch, cred, slot, service, &repo, protocol, fds).await;
         }
         other => {
-            let _ = ch.take_fds(0);
-            control::handle(&state, &mut ch, cred, slot.id(), other).await;
+            let expected = match &other {
+                Request::Reload(r) => r.fd_count(),
+                _ => 0,
+            };
+            let fds = match ch.take_fds(expected) {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = reply_err(&mut ch, &e.to_string(), false).await;
+                    return;
+                }
+            };
+            control::handle(&state, &mut ch, cred, slot.id(), other, fds).await;
         }
     }
 }

@@ -50,7 +50,7 @@ pub use access::{normalize_repo_name, AccessDecision};
 pub use error::{ConfigError, Diagnostic};
 pub use model::*;
 pub use resolve::{FixedResolver, IdResolver, SystemResolver};
-pub use secrets::{parse_secrets_file, parse_secrets_str, Secret, Secrets};
+pub use secrets::{parse_secrets_file, parse_secrets_opened, parse_secrets_str, Secret, Secrets};
 
 /// Default configuration file.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/gotd.conf";
@@ -109,15 +109,44 @@ pub fn parse_str_with_secrets(
     parse_text(name, text, resolver, Some(secrets))
 }
 
+/// Parses the configuration read from `file`, an already opened file
+/// (e.g. one passed by `gotctl reload`, which may open files the daemon
+/// cannot); `path` names it in diagnostics. Labels are checked against
+/// `secrets` when given.
+pub fn parse_opened(
+    path: &Path,
+    mut file: std::fs::File,
+    resolver: &dyn IdResolver,
+    secrets: Option<&Secrets>,
+) -> Result<Parsed, ConfigError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    parse_bytes(path, bytes, resolver, secrets)
+}
+
 fn parse_path(
     path: &Path,
     resolver: &dyn IdResolver,
     secrets: Option<&Secrets>,
 ) -> Result<Parsed, ConfigError> {
-    let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
+    let file = std::fs::File::open(path).map_err(|source| ConfigError::Io {
         path: path.to_owned(),
         source,
     })?;
+    parse_opened(path, file, resolver, secrets)
+}
+
+fn parse_bytes(
+    path: &Path,
+    bytes: Vec<u8>,
+    resolver: &dyn IdResolver,
+    secrets: Option<&Secrets>,
+) -> Result<Parsed, ConfigError> {
     let name = path.display().to_string();
     match String::from_utf8(bytes) {
         Ok(text) => parse_text(&name, &text, resolver, secrets),

@@ -85,11 +85,21 @@ impl Secrets {
 /// owned by root or the current user and that neither its group (write or
 /// execute) nor others have any access to it.
 pub fn parse_secrets_file(path: &Path) -> Result<Secrets, ConfigError> {
+    let file = File::open(path).map_err(|source| ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_secrets_opened(path, file)
+}
+
+/// Like [`parse_secrets_file`] for a file that is already open (e.g. one
+/// passed by `gotctl reload`); `path` names it in diagnostics. The same
+/// ownership and mode checks apply to the open file.
+pub fn parse_secrets_opened(path: &Path, mut file: File) -> Result<Secrets, ConfigError> {
     let io = |source| ConfigError::Io {
         path: path.to_owned(),
         source,
     };
-    let mut file = File::open(path).map_err(io)?;
     // Check the opened file itself, not the name, so it cannot be swapped.
     let meta = file.metadata().map_err(io)?;
     let insecure = |reason: &str| ConfigError::Insecure {

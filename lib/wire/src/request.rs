@@ -71,7 +71,27 @@ pub enum Request {
     /// `gotctl stop` (root only).
     Stop,
     /// `gotctl reload` (root only).
-    Reload,
+    Reload(Reload),
+}
+
+/// `gotctl reload [-c conf] [-s secrets]`. gotctl opens the files (it runs
+/// as root, the daemon may not) and attaches them as descriptors: first the
+/// configuration when `config` is set, then the secrets when `secrets` is
+/// set. A file not sent is re-read (configuration) or kept (secrets) from
+/// what the daemon loaded last.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reload {
+    /// The configuration file's path as given, for diagnostics.
+    pub config: Option<String>,
+    /// The secrets file's path as given, for diagnostics.
+    pub secrets: Option<String>,
+}
+
+impl Reload {
+    /// How many descriptors come with this request.
+    pub fn fd_count(&self) -> usize {
+        usize::from(self.config.is_some()) + usize::from(self.secrets.is_some())
+    }
 }
 
 /// gotd's answer to a [`Request`].
