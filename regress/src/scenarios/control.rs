@@ -1,6 +1,7 @@
 //! gotctl: `info` layout as root, `Operation not permitted` for other users,
 //! and `stop` tearing down a daemon that still has clients.
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use anyhow::{Context, Result};
@@ -124,11 +125,19 @@ fn gotctl_stop(ctx: &mut Ctx) -> Result<()> {
 }
 
 fn gotctl(ctx: &Ctx, verb: &str, as_test_user: bool) -> Result<std::process::Output> {
+    gotctl_args(ctx, &[verb.as_ref()], as_test_user)
+}
+
+fn gotctl_args(
+    ctx: &Ctx,
+    args: &[&std::ffi::OsStr],
+    as_test_user: bool,
+) -> Result<std::process::Output> {
     let mut c = Command::new(ctx.w.bins.gotctl());
     if as_test_user {
         cmd::as_user(&mut c, &ctx.w.test_user, Some(&ctx.w.client.home));
     }
-    c.arg("-f").arg(&ctx.w.sock).arg(verb);
+    c.arg("-f").arg(&ctx.w.sock).args(args);
     cmd::run(&mut c, None, ctx.t())
 }
 
@@ -174,6 +183,55 @@ fn gotctl_reload(ctx: &mut Ctx) -> Result<()> {
     super::write::commit_n(ctx, "a", "beta", 1, "after a bad reload")?;
     ctx.git_in("a", &["push", "-q", "origin", "main"])
         .context("push after a refused reload")?;
+
+    // `-c`: gotctl checks the file itself, then passes it open, so it may
+    // live where only root can read it. The read-only rules come back.
+    let private = ctx.path("root-only");
+    std::fs::create_dir_all(&private)?;
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700))?;
+    let ro_conf = private.join("gotd.conf");
+    std::fs::write(&ro_conf, &text)?;
+    let bad_conf = private.join("bad.conf");
+    std::fs::write(&bad_conf, "repository \"x\" {\n  permit\n}\n")?;
+    let out = gotctl_args(
+        ctx,
+        &[
+            "reload".as_ref(),
+            "-n".as_ref(),
+            "-c".as_ref(),
+            bad_conf.as_ref(),
+        ],
+        false,
+    )?;
+    ensure_contains(
+        &cmd::stderr_text(&out),
+        &format!("gotctl: {}:2: ", bad_conf.display()),
+    )?;
+    let out = gotctl_args(
+        ctx,
+        &[
+            "reload".as_ref(),
+            "-n".as_ref(),
+            "-c".as_ref(),
+            ro_conf.as_ref(),
+        ],
+        false,
+    )?;
+    ensure(out.status.success(), || {
+        format!("reload -n: {}", cmd::stderr_text(&out))
+    })?;
+    ensure_contains(&String::from_utf8_lossy(&out.stdout), "configuration OK")?;
+    let out = gotctl_args(
+        ctx,
+        &["reload".as_ref(), "-c".as_ref(), ro_conf.as_ref()],
+        false,
+    )?;
+    ensure(out.status.success(), || {
+        format!("reload -c: {}", cmd::stderr_text(&out))
+    })?;
+    super::write::commit_n(ctx, "a", "beta", 1, "after reloading read-only rules")?;
+    let err = ctx.git_fails_in("a", &["push", "origin", "main"])?;
+    ensure_contains(&err, "Permission denied")?;
 
     // The session from before the first reload ends cleanly (a flush
     // instead of wants, as ls-remote does).
