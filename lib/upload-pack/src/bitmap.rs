@@ -373,6 +373,21 @@ impl PackBitmap {
         (loc.pack_offset == offset).then_some(loc.pack_id)
     }
 
+    /// Whether the reachable set is exactly the objects of the pack.
+    pub fn covers_whole_pack(&self, r: &Reachable) -> bool {
+        r.extra.is_empty()
+            && r.bits
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>()
+                == self.idx_to_pack.len()
+    }
+
+    /// The index of the bitmapped pack.
+    pub fn index(&self) -> &gix_pack::index::File {
+        &self.index
+    }
+
     /// Whether `id` is in the reachable set.
     pub fn contains(&self, r: &Reachable, id: &ObjectId) -> bool {
         match self.pos(id) {

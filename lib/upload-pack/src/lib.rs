@@ -15,7 +15,8 @@
 //! * `objects`: the exact object set `wants − haves` (with `bitmap`
 //!   for clones of bitmapped packs);
 //! * `pack`: the pack (delta reuse, safe thin bases, computed deltas),
-//!   compressing new entries with `deflate`;
+//!   compressing new entries with `deflate`; or `reuse`: a stored pack
+//!   that is exactly the answer, streamed unchanged;
 //! * `progress`: side-band framing and progress lines.
 
 use std::io::{Read, Write};
@@ -33,6 +34,7 @@ mod progress;
 mod ready;
 mod refs;
 mod request;
+mod reuse;
 mod shallow;
 mod v0;
 mod v2;

@@ -21,6 +21,7 @@ use gix_pack::data::output::Count;
 
 use crate::bitmap::PackBitmap;
 use crate::refs::Refs;
+use crate::reuse::StoredPack;
 use crate::{Fail, FetchRequest};
 
 /// The object database handle pack generation shares between threads.
@@ -66,6 +67,18 @@ pub(crate) struct ObjectSet {
     pub commits: usize,
     /// Delta-base hints from the paths objects were found at.
     pub hints: Hints,
+    /// A stored pack that holds exactly the objects to send (then `counts`
+    /// may be empty): a clone of everything in a one-pack repository.
+    pub whole_pack: Option<StoredPack>,
+}
+
+impl ObjectSet {
+    /// How many objects are sent.
+    pub fn len(&self) -> usize {
+        self.whole_pack
+            .as_ref()
+            .map_or(self.counts.len(), StoredPack::objects)
+    }
 }
 
 /// Computes the object set for `req`.
@@ -144,14 +157,25 @@ pub(crate) fn enumerate(
     }
     let commits = walked.len();
 
-    if hidden.is_empty() && req.cut.is_none() && single_pack(repo) {
-        let counts = count_full(db, walked, roots, tags, threads)?;
-        return Ok(ObjectSet {
-            counts,
-            client_has: HashSet::default(),
-            commits,
-            hints: Hints::default(),
-        });
+    if hidden.is_empty() && req.cut.is_none() {
+        if let Some(pack) = single_pack(repo) {
+            let counts = count_full(db, walked, roots, tags, threads)?;
+            // Every counted object is in the pack (there is nothing else,
+            // and counting never yields an object twice): equal numbers
+            // mean the same set.
+            let whole_pack = (req.caps.ofs_delta && !has_alternates(repo))
+                .then(|| gix_pack::index::File::at(pack.with_extension("idx"), repo.object_hash()))
+                .and_then(Result::ok)
+                .filter(|index| index.num_objects() as usize == counts.len())
+                .and_then(|index| StoredPack::open(&index));
+            return Ok(ObjectSet {
+                counts,
+                client_has: HashSet::default(),
+                commits,
+                hints: Hints::default(),
+                whole_pack,
+            });
+        }
     }
 
     let mut tw = TreeWalker {
@@ -216,6 +240,7 @@ pub(crate) fn enumerate(
         client_has,
         commits,
         hints,
+        whole_pack: None,
     })
 }
 
@@ -254,30 +279,43 @@ fn with_bitmap(
         }
     }
     let commits = reach.commits;
-    let counts = bitmap.counts(&reach, db);
+    let whole_pack = (req.caps.ofs_delta && bitmap.covers_whole_pack(&reach))
+        .then(|| StoredPack::open(bitmap.index()))
+        .flatten();
+    let counts = match whole_pack {
+        Some(_) => Vec::new(),
+        None => bitmap.counts(&reach, db),
+    };
     Ok(Some(ObjectSet {
         counts,
         client_has: HashSet::default(),
         commits,
         hints: Hints::default(),
+        whole_pack,
     }))
 }
 
-/// True if the repository's objects are all in one pack. Then the pack's
-/// own deltas serve a clone well and the faster threaded counter is used;
-/// otherwise (a pack per push, loose objects) objects are enumerated with
-/// their paths so that whole objects can be deltified.
-fn single_pack(repo: &gix::Repository) -> bool {
+/// The pack file, if the repository's own objects are all in one pack.
+/// Then the pack's own deltas serve a clone well and the faster threaded
+/// counter is used; otherwise (a pack per push, loose objects) objects are
+/// enumerated with their paths so that whole objects can be deltified.
+fn single_pack(repo: &gix::Repository) -> Option<std::path::PathBuf> {
     let objects = repo.objects.store_ref().path();
-    let packs = std::fs::read_dir(objects.join("pack"))
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
-                .count()
-        })
-        .unwrap_or(0);
+    let mut packs = std::fs::read_dir(objects.join("pack"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pack"));
+    let pack = packs.next()?;
     let loose = (0..=255u8).any(|b| objects.join(format!("{b:02x}")).is_dir());
-    packs == 1 && !loose
+    (packs.next().is_none() && !loose).then_some(pack)
+}
+
+/// Whether the repository borrows objects from others
+/// (`objects/info/alternates`).
+fn has_alternates(repo: &gix::Repository) -> bool {
+    let path = repo.objects.store_ref().path().join("info/alternates");
+    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
 }
 
 /// A full clone: gix-pack's threaded counter expands each commit to its tree.

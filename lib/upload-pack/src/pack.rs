@@ -97,7 +97,7 @@ pub(crate) fn send(
         }
         Err(fail) => return Err(fail),
     };
-    trace(&format!("enumerated {} objects", set.counts.len()));
+    trace(&format!("enumerated {} objects", set.len()));
     if framing == Framing::V2 {
         gotd_wire::pkt::write_line(&mut &mut *out, "packfile").map_err(io)?;
     }
@@ -106,12 +106,24 @@ pub(crate) fn send(
     let result = (|| {
         sink.progress(&format!(
             "Enumerating objects: {}, done.\nCounting commits: {}, done.\n",
-            set.counts.len(),
+            set.len(),
             set.commits
         ))
         .map_err(io)?;
-        let compression = repo.pack_compression().unwrap_or_default();
-        let stats = write_pack(db, set, &mut sink, caps, compression, opts.threads)?;
+        let stats = match set.whole_pack {
+            Some(pack) => {
+                let sent = pack.stream(&mut sink)?;
+                Stats {
+                    total: sent.objects,
+                    deltas: sent.deltas,
+                    ..Stats::default()
+                }
+            }
+            None => {
+                let compression = repo.pack_compression().unwrap_or_default();
+                write_pack(db, set, &mut sink, caps, compression, opts.threads)?
+            }
+        };
         trace(&format!("wrote {stats:?}"));
         sink.progress(&format!("Total {} (delta {})\n", stats.total, stats.deltas))
             .map_err(io)?;

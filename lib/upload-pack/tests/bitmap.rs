@@ -133,3 +133,75 @@ fn clone_with_bitmap(#[case] version: u32) {
         run(&f.srv(), &["for-each-ref"])
     );
 }
+
+/// The stored pack's bytes, for a repository that is one pack.
+fn stored_pack(f: &Fixture) -> Vec<u8> {
+    let packs: Vec<_> = std::fs::read_dir(f.srv().join("objects/pack"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pack"))
+        .collect();
+    assert_eq!(packs.len(), 1);
+    std::fs::read(&packs[0]).unwrap()
+}
+
+/// A clone of everything in a one-pack repository is the stored pack,
+/// byte for byte (with a bitmap and without); wanting less, or a client
+/// without `ofs-delta`, gets a valid pack made for it. The stored pack has
+/// REF_DELTA entries, which a generated pack for an `ofs-delta` client
+/// would not have, so only the stored pack itself can match.
+#[rstest]
+#[case(true)]
+#[case(false)]
+fn whole_pack_clone_streams_the_stored_pack(#[case] use_bitmaps: bool) {
+    let f = bitmapped();
+    run(
+        &f.srv(),
+        &[
+            "-c",
+            "repack.useDeltaBaseOffset=false",
+            "repack",
+            "-adbf",
+            "-q",
+        ],
+    );
+    let mut all: Vec<String> = run(&f.srv(), &["for-each-ref", "--format=%(objectname)"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    all.sort();
+    all.dedup();
+    let stored = stored_pack(&f);
+    let (n, pack) = pack_for(&f, &all, "ofs-delta", use_bitmaps);
+    assert_eq!(n, rev_list_count(&f, &["--all"]));
+    assert!(pack.starts_with(&stored), "the stored pack, unchanged");
+    index_pack(&f, &pack);
+
+    let (n, pack) = pack_for(&f, &all, "thin-pack", use_bitmaps);
+    assert_eq!(n, rev_list_count(&f, &["--all"]));
+    index_pack(&f, &pack);
+
+    let v1 = run(&f.srv(), &["rev-parse", "v1^{commit}"])
+        .trim()
+        .to_owned();
+    let (n, _) = pack_for(&f, std::slice::from_ref(&v1), "ofs-delta", use_bitmaps);
+    assert_eq!(n, rev_list_count(&f, &[&v1]));
+}
+
+/// `git index-pack --strict` accepts `pack`.
+fn index_pack(f: &Fixture, pack: &[u8]) {
+    let dst = f.dir.path().join("indexed.git");
+    let _ = std::fs::remove_dir_all(&dst);
+    run(f.dir.path(), &["init", "-q", "--bare", "indexed.git"]);
+    let mut child = common::git(&f.srv())
+        .args(["index-pack", "--stdin", "--strict"])
+        .env("GIT_DIR", &dst)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(pack).unwrap();
+    assert!(child.wait().unwrap().success());
+}
