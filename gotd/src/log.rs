@@ -1,8 +1,10 @@
 //! Logging for the daemon: to stderr in the foreground (`-d`), otherwise to
 //! syslog (facility daemon) through `/dev/log`.
 //!
-//! Errors and warnings are always logged; `-v` adds informational messages
-//! (connections, sandbox status) and `-vv` debugging detail.
+//! Errors, warnings and notices (one summary line per git connection, see
+//! [`connection`]) are always logged; `-v` adds informational messages
+//! (access decisions, sandbox status, ref updates) and `-vv` debugging
+//! detail.
 
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
@@ -26,6 +28,7 @@ static LOGGER: Mutex<Option<Logger>> = Mutex::new(None);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     Warn,
+    Notice,
     Info,
     Debug,
 }
@@ -34,6 +37,7 @@ impl Level {
     fn syslog_priority(self) -> u8 {
         match self {
             Level::Warn => 4,
+            Level::Notice => 5,
             Level::Info => 6,
             Level::Debug => 7,
         }
@@ -41,7 +45,7 @@ impl Level {
 
     fn min_verbosity(self) -> u32 {
         match self {
-            Level::Warn => 0,
+            Level::Warn | Level::Notice => 0,
             Level::Info => 1,
             Level::Debug => 2,
         }
@@ -118,6 +122,12 @@ macro_rules! log_warn {
     ($($t:tt)*) => { $crate::log::log($crate::log::Level::Warn, &format!($($t)*)) };
 }
 
+/// Logs a notice (always shown).
+#[macro_export]
+macro_rules! log_notice {
+    ($($t:tt)*) => { $crate::log::log($crate::log::Level::Notice, &format!($($t)*)) };
+}
+
 /// Logs an informational message (shown with `-v`).
 #[macro_export]
 macro_rules! log_info {
@@ -128,4 +138,54 @@ macro_rules! log_info {
 #[macro_export]
 macro_rules! log_debug {
     ($($t:tt)*) => { $crate::log::log($crate::log::Level::Debug, &format!($($t)*)) };
+}
+
+/// The summary line of one git connection, logged as a notice when it
+/// ends: who, which service on which repository, the result (`ok` or the
+/// error the client saw), the bytes received from and sent to the client,
+/// and how long the connection lasted. `repo` is the configured name when
+/// the request was resolved, else the requested name (escaped).
+///
+/// `uid 1001: git-upload-pack "src": ok; 95 bytes in, 1043527 bytes out, 0.214 s`
+pub fn connection(
+    uid: u32,
+    service: &str,
+    repo: &str,
+    result: &str,
+    received: u64,
+    sent: u64,
+    duration: std::time::Duration,
+) -> String {
+    format!(
+        "uid {uid}: {service} \"{}\": {}; {received} bytes in, {sent} bytes out, {:.3} s",
+        repo.escape_debug(),
+        result.replace('\n', " "),
+        duration.as_secs_f64()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn connection_summary() {
+        assert_eq!(
+            connection(
+                1001,
+                "git-upload-pack",
+                "src",
+                "ok",
+                95,
+                1043527,
+                Duration::from_millis(214)
+            ),
+            "uid 1001: git-upload-pack \"src\": ok; 95 bytes in, 1043527 bytes out, 0.214 s"
+        );
+        assert_eq!(
+            connection(7, "git-receive-pack", "a\"\n", "x", 0, 0, Duration::ZERO),
+            "uid 7: git-receive-pack \"a\\\"\\n\": x; 0 bytes in, 0 bytes out, 0.000 s"
+        );
+    }
 }

@@ -43,20 +43,29 @@ pub enum ToParent {
     /// Sandboxed and waiting for the client; `sandbox` lists which
     /// protections are active (for the log).
     Ready { sandbox: Vec<String> },
-    /// Bytes moved between the client and the child; the parent re-arms
-    /// the request timeout. Sent at most once a second.
-    Active,
+    /// Bytes moved between the client and the child (totals so far); the
+    /// parent re-arms the request timeout. Sent at most once a second.
+    Active(Traffic),
     /// The exchange is over.
     Finished {
         /// The error the client was sent, if any.
         error: Option<String>,
         /// Ref updates a push requested, and their fate.
         updates: Vec<RefUpdate>,
+        /// Bytes moved in the whole exchange.
+        traffic: Traffic,
     },
     /// Summaries of the applied updates that notify (possibly none); sent
     /// after `Finished` when the request had a notification filter and the
     /// exchange succeeded.
     Notifications(Vec<RefSummary>),
+}
+
+/// Bytes a child received from and sent to its client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Traffic {
+    pub received: u64,
+    pub sent: u64,
 }
 
 /// One requested ref update.

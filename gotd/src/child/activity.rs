@@ -1,7 +1,9 @@
 //! Tells the parent that the exchange is making progress, so that the
 //! request timeout measures idleness rather than total duration.
 //!
-//! The client's input and output are wrapped. Once at least
+//! The client's input and output are wrapped; they count the bytes moved
+//! ([`Traffic`]), which go to the parent with every report and with the
+//! final status, for its log. Once at least
 //! [`MIN_PROGRESS`] bytes have moved (in either direction) since the last
 //! report, and at most once per [`INTERVAL`], a
 //! [`ToParent::Active`](crate::msg::ToParent::Active) message goes to the
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use gotd_wire::ipc::Channel;
 
-use crate::msg::ToParent;
+use crate::msg::{ToParent, Traffic};
 
 /// Least time between two activity messages.
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -34,6 +36,8 @@ pub struct Tracker {
     last: Option<Instant>,
     /// Bytes moved since the last report.
     pending: usize,
+    /// Bytes moved in total.
+    traffic: Traffic,
 }
 
 impl Tracker {
@@ -43,17 +47,34 @@ impl Tracker {
             ch,
             last: None,
             pending: 0,
+            traffic: Traffic::default(),
         }))
     }
 
-    /// Gives the channel back once the wrappers are gone.
-    pub fn into_channel(tracker: Rc<RefCell<Tracker>>) -> Option<Channel> {
-        Rc::try_unwrap(tracker).ok().map(|t| t.into_inner().ch)
+    /// Gives the channel back, with the bytes moved, once the wrappers are
+    /// gone.
+    pub fn into_channel(tracker: Rc<RefCell<Tracker>>) -> Option<(Channel, Traffic)> {
+        Rc::try_unwrap(tracker).ok().map(|t| {
+            let t = t.into_inner();
+            (t.ch, t.traffic)
+        })
     }
 
-    /// Notes that `n` bytes moved; tells the parent once enough have
-    /// moved and it has not heard for a while.
-    pub fn touch(&mut self, n: usize) {
+    /// Notes that `n` bytes were received from the client.
+    pub fn received(&mut self, n: usize) {
+        self.traffic.received = self.traffic.received.saturating_add(n as u64);
+        self.touch(n);
+    }
+
+    /// Notes that `n` bytes were sent to the client.
+    pub fn sent(&mut self, n: usize) {
+        self.traffic.sent = self.traffic.sent.saturating_add(n as u64);
+        self.touch(n);
+    }
+
+    /// Tells the parent once enough bytes have moved and it has not heard
+    /// for a while.
+    fn touch(&mut self, n: usize) {
         self.pending = self.pending.saturating_add(n);
         if self.pending < MIN_PROGRESS {
             return;
@@ -65,7 +86,7 @@ impl Tracker {
         self.last = Some(now);
         self.pending = 0;
         // The parent gone means we are about to be stopped anyway.
-        let _ = self.ch.send(&ToParent::Active, &[]);
+        let _ = self.ch.send(&ToParent::Active(self.traffic), &[]);
     }
 }
 
@@ -79,7 +100,7 @@ impl<R: Read> Read for TrackedRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n > 0 {
-            self.tracker.borrow_mut().touch(n);
+            self.tracker.borrow_mut().received(n);
         }
         Ok(n)
     }
@@ -95,7 +116,7 @@ impl<W: Write> Write for TrackedWrite<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         if n > 0 {
-            self.tracker.borrow_mut().touch(n);
+            self.tracker.borrow_mut().sent(n);
         }
         Ok(n)
     }
@@ -128,9 +149,24 @@ mod tests {
         w.write_all(&buf).unwrap();
         r.read_exact(&mut buf).unwrap();
         drop((r, w));
-        assert!(Tracker::into_channel(t).is_some());
+        let (_, total) = Tracker::into_channel(t).unwrap();
+        let half = (MIN_PROGRESS / 2) as u64;
+        assert_eq!(
+            total,
+            Traffic {
+                received: 2 * half,
+                sent: half
+            }
+        );
         let mut ch = Channel::new(b);
-        assert_eq!(ch.recv::<ToParent>().unwrap(), Some(ToParent::Active));
+        // The first report carries the totals at the time it was sent.
+        assert_eq!(
+            ch.recv::<ToParent>().unwrap(),
+            Some(ToParent::Active(Traffic {
+                received: half,
+                sent: half
+            }))
+        );
         assert_eq!(ch.recv::<ToParent>().unwrap(), None);
     }
 

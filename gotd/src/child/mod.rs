@@ -89,10 +89,16 @@ pub fn run(kind: ChildKind, repo: &Path) -> Result<(), ChildError> {
         inner: File::from(output),
         tracker: tracker.clone(),
     };
-    let finished = serve(kind, &req, &mut input, &mut output);
+    let (error, updates) = serve(kind, &req, &mut input, &mut output);
     drop(input);
     drop(output);
-    let mut ch = activity::Tracker::into_channel(tracker).ok_or(ChildError::ChannelInUse)?;
+    let (mut ch, traffic) =
+        activity::Tracker::into_channel(tracker).ok_or(ChildError::ChannelInUse)?;
+    let finished = ToParent::Finished {
+        error,
+        updates,
+        traffic,
+    };
     ch.send(&finished, &[])?;
     // The parent answers the client on `Finished`; reading the repository
     // for notifications happens after that, so it never delays the push.
@@ -101,6 +107,7 @@ pub fn run(kind: ChildKind, repo: &Path) -> Result<(), ChildError> {
         ToParent::Finished {
             error: None,
             updates,
+            ..
         },
     ) = (&req.notify, &finished)
     {
@@ -110,7 +117,14 @@ pub fn run(kind: ChildKind, repo: &Path) -> Result<(), ChildError> {
     Ok(())
 }
 
-fn serve(kind: ChildKind, req: &Serve, input: &mut dyn Read, output: &mut dyn Write) -> ToParent {
+/// Serves the exchange; returns the error the client was sent, if any, and
+/// the ref updates a push requested.
+fn serve(
+    kind: ChildKind,
+    req: &Serve,
+    input: &mut dyn Read,
+    output: &mut dyn Write,
+) -> (Option<String>, Vec<RefUpdate>) {
     let agent = format!("gotd/{}", crate::VERSION);
     let protocol = Protocol::from_git_protocol(&req.protocol);
     match kind {
@@ -121,17 +135,14 @@ fn serve(kind: ChildKind, req: &Serve, input: &mut dyn Read, output: &mut dyn Wr
                 ..Default::default()
             };
             let r = gotd_upload_pack::serve(&req.repo_path, input, output, &opts);
-            ToParent::Finished {
-                error: r.err().map(|e| e.to_string()),
-                updates: Vec::new(),
-            }
+            (r.err().map(|e| e.to_string()), Vec::new())
         }
         ChildKind::Writer => {
             let opts =
                 gotd_receive_pack::Options::new(agent, protocol, req.protection.clone(), req.uid);
             match gotd_receive_pack::serve(&req.repo_path, input, output, &opts) {
                 Ok(outcome) => {
-                    let updates: Vec<RefUpdate> = outcome
+                    let updates = outcome
                         .updates
                         .into_iter()
                         .map(|u| RefUpdate {
@@ -141,15 +152,9 @@ fn serve(kind: ChildKind, req: &Serve, input: &mut dyn Read, output: &mut dyn Wr
                             error: u.error,
                         })
                         .collect();
-                    ToParent::Finished {
-                        error: None,
-                        updates,
-                    }
+                    (None, updates)
                 }
-                Err(e) => ToParent::Finished {
-                    error: Some(e.to_string()),
-                    updates: Vec::new(),
-                },
+                Err(e) => (Some(e.to_string()), Vec::new()),
             }
         }
     }

@@ -23,10 +23,10 @@ use super::control;
 use super::notify;
 use super::state::{Shared, Slot};
 use crate::achannel::AsyncChannel;
-use crate::msg::{Serve, ToChild, ToParent};
+use crate::msg::{Serve, ToChild, ToParent, Traffic};
 use crate::opts::ChildKind;
 use crate::privsep::peer_groups;
-use crate::{log_debug, log_info, log_warn};
+use crate::{log_debug, log_info, log_notice, log_warn};
 
 /// How long a new connection may take to send its request.
 pub const FIRST_REQUEST_DEADLINE: Duration = Duration::from_secs(10);
@@ -53,6 +53,7 @@ const CHILD_VANISHED: &str = "unexpected end of file";
 
 /// Serves one admitted connection.
 pub async fn handle(state: Shared, mut ch: AsyncChannel, cred: PeerCred, slot: Slot) {
+    let started = Instant::now();
     let req = match timeout(FIRST_REQUEST_DEADLINE, ch.recv::<Request>()).await {
         Err(_) => {
             log_info!(
@@ -83,7 +84,20 @@ pub async fn handle(state: Shared, mut ch: AsyncChannel, cred: PeerCred, slot: S
                     return;
                 }
             };
-            serve_git(&state, ch, cred, slot, service, &repo, protocol, fds).await;
+            let (result, traffic, name) =
+                serve_git(&state, ch, cred, slot, service, &repo, protocol, fds).await;
+            log_notice!(
+                "{}",
+                crate::log::connection(
+                    cred.uid,
+                    service.command(),
+                    name.as_deref().unwrap_or(&repo),
+                    &result,
+                    traffic.received,
+                    traffic.sent,
+                    started.elapsed()
+                )
+            );
         }
         other => {
             let expected = match &other {
@@ -104,11 +118,27 @@ pub async fn handle(state: Shared, mut ch: AsyncChannel, cred: PeerCred, slot: S
 
 /// Answers a connection over its uid's limit.
 pub async fn refuse_over_limit(mut ch: AsyncChannel, cred: PeerCred, _slot: Slot) {
-    log_info!("uid {}: connection limit exceeded", cred.uid);
+    const MSG: &str = "connection limit exceeded";
+    let started = Instant::now();
     // Read the request first so the refusal does not race the client's
     // write (closing with unread data would reset the connection).
-    let _ = timeout(FIRST_REQUEST_DEADLINE, ch.recv::<Request>()).await;
-    let _ = reply_err(&mut ch, "connection limit exceeded", false).await;
+    let req = timeout(FIRST_REQUEST_DEADLINE, ch.recv::<Request>()).await;
+    let _ = reply_err(&mut ch, MSG, false).await;
+    match req {
+        Ok(Ok(Some(Request::Git { service, repo, .. }))) => log_notice!(
+            "{}",
+            crate::log::connection(
+                cred.uid,
+                service.command(),
+                &repo,
+                MSG,
+                0,
+                0,
+                started.elapsed()
+            )
+        ),
+        _ => log_info!("uid {}: {MSG}", cred.uid),
+    }
 }
 
 async fn reply_err(
@@ -153,6 +183,9 @@ pub fn authorize(
     }
 }
 
+/// Serves a git request; returns the result for the connection's log line
+/// (`ok` or the client's error), the bytes moved, and the configured
+/// repository name once the request was resolved.
 #[allow(clippy::too_many_arguments)]
 async fn serve_git(
     state: &Shared,
@@ -163,15 +196,14 @@ async fn serve_git(
     requested: &str,
     protocol: String,
     fds: Vec<OwnedFd>,
-) {
+) -> (String, Traffic, Option<String>) {
     let config: Rc<Config> = state.borrow().config.clone();
     let gids = peer_groups(cred.uid, cred.gid);
     let (name, path, protection) = match authorize(&config, cred, &gids, service, requested) {
         Ok(r) => r,
         Err(msg) => {
-            log_info!("uid {}: {service} {requested:?}: {msg}", cred.uid);
             let _ = reply_err(&mut ch, &msg, false).await;
-            return;
+            return (msg, Traffic::default(), None);
         }
     };
     let writing = service.is_write();
@@ -188,13 +220,9 @@ async fn serve_git(
         Ok(c) => c,
         Err(e) => {
             log_warn!("starting repo child: {e}");
-            let _ = reply_err(
-                &mut ch,
-                &format!("cannot start repository process: {e}"),
-                false,
-            )
-            .await;
-            return;
+            let msg = format!("cannot start repository process: {e}");
+            let _ = reply_err(&mut ch, &msg, false).await;
+            return (msg, Traffic::default(), Some(name));
         }
     };
     state
@@ -243,6 +271,7 @@ async fn serve_git(
     };
     let timeout_secs = config.request_timeout_secs;
     drop(config);
+    let mut traffic = Traffic::default();
     let outcome = run_child(
         state,
         &mut ch,
@@ -251,8 +280,16 @@ async fn serve_git(
         request,
         fds,
         timeout_secs,
+        &mut traffic,
     )
     .await;
+    let result = match &outcome {
+        Some(Outcome::Finished(reply, _) | Outcome::Failed(reply)) => match reply {
+            Reply::Error { message, .. } => message.clone(),
+            _ => "ok".to_string(),
+        },
+        None => "client disconnected".to_string(),
+    };
     // The client's status goes out before teardown, which may take the
     // kill grace period.
     let finished = matches!(outcome, Some(Outcome::Finished(..)));
@@ -290,10 +327,13 @@ async fn serve_git(
         child.terminate().await;
     }
     drop(slot);
+    (result, traffic, Some(name))
 }
 
 /// Drives a child from READY to its final status. Returns the reply for
-/// gotsh, or None when gotsh is gone.
+/// gotsh, or None when gotsh is gone; `traffic` holds the bytes the child
+/// last reported.
+#[allow(clippy::too_many_arguments)]
 async fn run_child(
     state: &Shared,
     ch: &mut AsyncChannel,
@@ -302,6 +342,7 @@ async fn run_child(
     request: Serve,
     fds: Vec<OwnedFd>,
     timeout_secs: u64,
+    traffic: &mut Traffic,
 ) -> Option<Outcome> {
     let pid = child.pid;
     let uid = request.uid;
@@ -343,10 +384,12 @@ async fn run_child(
     loop {
         tokio::select! {
             msg = child_ch.recv::<ToParent>() => match msg {
-                Ok(Some(ToParent::Active)) => {
+                Ok(Some(ToParent::Active(t))) => {
+                    *traffic = t;
                     deadline = Instant::now() + idle;
                 }
-                Ok(Some(ToParent::Finished { error, updates })) => {
+                Ok(Some(ToParent::Finished { error, updates, traffic: t })) => {
+                    *traffic = t;
                     for u in &updates {
                         match &u.error {
                             None => log_info!("repo child {pid}: updated {} {} -> {}", u.name, u.old, u.new),

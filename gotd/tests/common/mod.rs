@@ -234,7 +234,12 @@ impl Daemon {
     /// Starts gotd -d -v on the site's configuration and waits until it
     /// answers `gotctl info`.
     pub fn start(site: &Site) -> Daemon {
-        Daemon::start_via(site, Command::new(bin("gotd")))
+        Daemon::start_via(site, Command::new(bin("gotd")), "-dvv")
+    }
+
+    /// Like [`start`](Self::start) at the default verbosity (`-d` only).
+    pub fn start_quiet(site: &Site) -> Daemon {
+        Daemon::start_via(site, Command::new(bin("gotd")), "-d")
     }
 
     /// Like [`start`](Self::start), with SIGTERM, SIGINT and SIGCHLD
@@ -243,14 +248,14 @@ impl Daemon {
     pub fn start_with_signals_blocked(site: &Site) -> Daemon {
         let mut env = Command::new("env");
         env.arg("--block-signal=TERM,INT,CHLD").arg(bin("gotd"));
-        Daemon::start_via(site, env)
+        Daemon::start_via(site, env, "-dvv")
     }
 
-    fn start_via(site: &Site, mut cmd: Command) -> Daemon {
+    fn start_via(site: &Site, mut cmd: Command, flags: &str) -> Daemon {
         let log = site.path("gotd.log");
         let logf = fs::File::create(&log).unwrap();
         let child = cmd
-            .arg("-dvv")
+            .arg(flags)
             .arg("-f")
             .arg(site.conf())
             .stdin(Stdio::null())
