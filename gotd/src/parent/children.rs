@@ -1,22 +1,24 @@
 //! Starting, stopping and reaping repo children.
 //!
 //! A child is our own binary re-executed with `-T r|w -P <repo>` and one
-//! end of a fresh socketpair on fd 3. The binary is the one the daemon was
+//! end of a fresh socketpair on fd 3, started with `posix_spawn`
+//! ([`sys::spawn_with_ipc`]): the child runs in our address space only until
+//! it executes the binary, so the daemon's memory is never copied, whatever
+//! its size. The binary is the one the daemon was
 //! started from: it is opened at startup and executed through that
 //! descriptor ([`open_exe`]), so replacing the file does not change what
 //! running daemons execute. It is registered before the spawn
 //! call returns to the event loop, so the SIGCHLD reaper always finds it.
 //! Stopping is SIGTERM, then SIGKILL if it is still unreaped 5 s later.
 
+use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use gotd_wire::sys;
+use gotd_wire::sys::{self, ChildStderr};
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -55,33 +57,23 @@ pub fn spawn(
         };
         (i.exe.clone(), program, i.foreground, i.verbosity)
     };
-    let mut cmd = Command::new(program);
+    let kind = match kind {
+        ChildKind::Reader => "r",
+        ChildKind::Writer => "w",
+    };
     // argv[0] is the real path, for ps(1).
-    cmd.arg0(&exe);
-    cmd.arg("-T")
-        .arg(match kind {
-            ChildKind::Reader => "r",
-            ChildKind::Writer => "w",
-        })
-        .arg("-P")
-        .arg(repo);
+    let mut argv: Vec<&OsStr> = vec![exe.as_os_str(), "-T".as_ref(), kind.as_ref(), "-P".as_ref()];
+    argv.push(repo.as_os_str());
     if foreground {
-        cmd.arg("-d");
+        argv.push("-d".as_ref());
     }
-    for _ in 0..verbosity {
-        cmd.arg("-v");
-    }
-    cmd.stdin(Stdio::null()).stdout(Stdio::null());
-    if foreground {
-        cmd.stderr(Stdio::inherit());
+    argv.extend(std::iter::repeat_n(OsStr::new("-v"), verbosity as usize));
+    let stderr = if foreground {
+        ChildStderr::Inherit
     } else {
-        cmd.stderr(Stdio::null());
-    }
-    sys::place_on_child_fd3(&mut cmd, theirs.as_raw_fd());
-    let child = cmd.spawn()?;
-    let pid = child.id() as i32;
-    // std's Child neither waits nor kills on drop; the reaper owns the pid.
-    drop(child);
+        ChildStderr::Null
+    };
+    let pid = sys::spawn_with_ipc(&program, &argv, theirs.as_fd(), stderr)?;
     drop(theirs);
     let reaped = state.borrow_mut().register_child(pid);
     ours.set_nonblocking(true)?;
@@ -104,7 +96,7 @@ pub fn spawn(
 ///
 /// The descriptor is close-on-exec (the binary is ELF, so executing it
 /// through its own close-on-exec descriptor works) and never number 3,
-/// which a child's IPC socket takes over between fork and exec.
+/// which a new child's IPC socket takes over before the binary is executed.
 pub fn open_exe(exe: &Path) -> io::Result<OwnedFd> {
     let mut low = Vec::new();
     loop {
