@@ -1,12 +1,15 @@
 //! Privileges: resolving the daemon user, creating the listening socket
 //! while still root, dropping to the daemon user, and looking up a peer's
-//! groups for `:group` rules.
+//! groups for `:group` rules (remembered per uid for [`GROUPS_TTL`]).
 
+use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use nix::unistd::{getgrouplist, getuid, setgid, setgroups, setuid, Gid, Uid, User};
 
@@ -157,17 +160,75 @@ pub fn raise_fd_limit() -> Option<u64> {
     Some(hard.max(soft))
 }
 
-/// Every group a peer belongs to: its effective gid, plus the
-/// supplementary groups of its uid's passwd entry (none if it has none).
-pub fn peer_groups(uid: u32, egid: u32) -> Vec<u32> {
-    let mut gids = vec![egid];
-    if let Ok(Some(u)) = User::from_uid(Uid::from_raw(uid)) {
-        if let Ok(name) = CString::new(u.name) {
-            if let Ok(list) = getgrouplist(&name, u.gid) {
-                gids.extend(list.into_iter().map(|g| g.as_raw()));
-            }
+/// How long a uid's group list, once looked up, is used for new
+/// connections of that uid. A change to /etc/group (or to the directory
+/// service behind NSS) takes effect for new connections within this time.
+pub const GROUPS_TTL: Duration = Duration::from_secs(2);
+
+/// Most uids whose groups are remembered at once; the parent's memory must
+/// stay flat however many distinct users connect.
+const GROUPS_CACHE_MAX: usize = 512;
+
+/// Group lists by uid, with when they were looked up.
+#[derive(Debug, Default)]
+struct GroupCache {
+    entries: BTreeMap<u32, (Instant, Vec<u32>)>,
+}
+
+impl GroupCache {
+    const fn new() -> Self {
+        Self {
+            entries: BTreeMap::new(),
         }
     }
+
+    /// The remembered list for `uid` if it is younger than [`GROUPS_TTL`]
+    /// at `now`, else the result of `look_up`, remembered.
+    fn get(&mut self, uid: u32, now: Instant, look_up: impl FnOnce() -> Vec<u32>) -> Vec<u32> {
+        let fresh = |at: &Instant| now.saturating_duration_since(*at) < GROUPS_TTL;
+        if let Some((at, list)) = self.entries.get(&uid) {
+            if fresh(at) {
+                return list.clone();
+            }
+        }
+        let list = look_up();
+        if self.entries.len() >= GROUPS_CACHE_MAX {
+            self.entries.retain(|_, (at, _)| fresh(at));
+            if self.entries.len() >= GROUPS_CACHE_MAX {
+                self.entries.clear();
+            }
+        }
+        self.entries.insert(uid, (now, list.clone()));
+        list
+    }
+}
+
+static GROUPS: Mutex<GroupCache> = Mutex::new(GroupCache::new());
+
+/// The groups of `uid`'s passwd entry: its primary group and every group
+/// that lists it as a member (none if it has no entry).
+fn passwd_groups(uid: u32) -> Vec<u32> {
+    let Ok(Some(u)) = User::from_uid(Uid::from_raw(uid)) else {
+        return Vec::new();
+    };
+    let Ok(name) = CString::new(u.name) else {
+        return Vec::new();
+    };
+    getgrouplist(&name, u.gid)
+        .map(|list| list.into_iter().map(|g| g.as_raw()).collect())
+        .unwrap_or_default()
+}
+
+/// Every group a peer belongs to: its effective gid, plus the groups of its
+/// uid's passwd entry. Looking those up reads /etc/passwd and /etc/group
+/// (or asks NSS); a uid's list is reused for [`GROUPS_TTL`].
+pub fn peer_groups(uid: u32, egid: u32) -> Vec<u32> {
+    let mut gids =
+        GROUPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(uid, Instant::now(), || passwd_groups(uid));
+    gids.push(egid);
     gids.sort_unstable();
     gids.dedup();
     gids
@@ -214,6 +275,44 @@ mod tests {
         std::fs::write(&path, "x").unwrap();
         assert!(create_socket(&path, None).is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"x");
+    }
+
+    #[test]
+    fn group_lists_are_reused_until_they_expire() {
+        let mut cache = GroupCache::new();
+        let t0 = Instant::now();
+        let lookups = std::cell::Cell::new(0);
+        let look = |list: Vec<u32>| {
+            let lookups = &lookups;
+            move || {
+                lookups.set(lookups.get() + 1);
+                list
+            }
+        };
+        assert_eq!(cache.get(1000, t0, look(vec![1, 2])), vec![1, 2]);
+        // Within the TTL: the old answer, no lookup.
+        let later = t0 + GROUPS_TTL - Duration::from_millis(1);
+        assert_eq!(cache.get(1000, later, look(vec![3])), vec![1, 2]);
+        assert_eq!(lookups.get(), 1);
+        // Another uid has its own entry.
+        assert_eq!(cache.get(1001, later, look(vec![7])), vec![7]);
+        // Expired: looked up again.
+        assert_eq!(cache.get(1000, t0 + GROUPS_TTL, look(vec![3])), vec![3]);
+        assert_eq!(lookups.get(), 3);
+    }
+
+    #[test]
+    fn group_cache_stays_bounded() {
+        let mut cache = GroupCache::new();
+        let t0 = Instant::now();
+        for uid in 0..(3 * GROUPS_CACHE_MAX as u32) {
+            cache.get(uid, t0, || vec![uid]);
+            assert!(cache.entries.len() <= GROUPS_CACHE_MAX);
+        }
+        // Expired entries go first when it is full.
+        let later = t0 + GROUPS_TTL;
+        cache.get(u32::MAX, later, Vec::new);
+        assert_eq!(cache.entries.len(), 1);
     }
 
     #[test]
