@@ -78,6 +78,12 @@ pub struct Foreground {
 impl Foreground {
     /// Stops the scenario's gotd and starts `gotd -d -vv -f <its config>`.
     pub fn start(ctx: &mut Ctx) -> Result<Foreground> {
+        Foreground::start_with(ctx, "-vv")
+    }
+
+    /// Like [`start`](Self::start) with `verbosity` (`-v`, `-vv`, or empty
+    /// for the default).
+    pub fn start_with(ctx: &mut Ctx, verbosity: &str) -> Result<Foreground> {
         ctx.gotd.stop().context("stopping the daemonized gotd")?;
         let conf = ctx.dir.join("gotd.conf");
         let log = ctx.dir.join("gotd-foreground.log");
@@ -88,7 +94,9 @@ impl Foreground {
         let child = Command::new("env")
             .arg("--default-signal=HUP,INT,TERM")
             .arg(ctx.w.bins.gotd())
-            .args(["-d", "-vv", "-f"])
+            .args(["-d"])
+            .args((!verbosity.is_empty()).then_some(verbosity))
+            .arg("-f")
             .arg(&conf)
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)

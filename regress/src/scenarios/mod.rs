@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod load;
 pub mod local;
+pub mod logging;
 pub mod notify;
 pub mod protocol;
 pub mod read;
@@ -109,6 +110,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(interop::scenarios());
     v.extend(protocol::scenarios());
     v.extend(control::scenarios());
+    v.extend(logging::scenarios());
     v.extend(invocation::scenarios());
     v.extend(faults::scenarios());
     v.extend(notify::scenarios());
