@@ -15,7 +15,8 @@
 //! * `objects`: the exact object set `wants − haves` (with `bitmap`
 //!   for clones of bitmapped packs);
 //! * `pack`: the pack (delta reuse, safe thin bases, computed deltas),
-//!   compressing new entries with `deflate`; or `reuse`: a stored pack
+//!   compressing new entries with `deflate`, stored REF_DELTAs reused
+//!   through `ref_deltas`; or `reuse`: a stored pack
 //!   that is exactly the answer, streamed unchanged;
 //! * `progress`: side-band framing and progress lines.
 
@@ -32,6 +33,7 @@ mod objects;
 mod pack;
 mod progress;
 mod ready;
+mod ref_deltas;
 mod refs;
 mod request;
 mod reuse;

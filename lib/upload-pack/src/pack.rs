@@ -21,6 +21,7 @@ use crate::deflate::Deflater;
 use crate::failure::io;
 use crate::objects::{self, Db};
 use crate::progress::PackSink;
+use crate::ref_deltas;
 use crate::refs::Refs;
 use crate::request::Sideband;
 use crate::{Fail, FetchRequest, Options};
@@ -46,8 +47,13 @@ struct Stats {
     rejected: usize,
 }
 
-/// Delta-base cache of each object database handle (one per thread).
+/// Delta-base cache of the object database handle that loads objects for
+/// computed deltas.
 const PACK_CACHE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Delta-base cache of each thread copying entries: they copy stored data
+/// and decode only objects that cannot be copied, so a small one will do.
+const WORKER_PACK_CACHE_BYTES: usize = 1024 * 1024;
 
 /// Longest chain of computed deltas.
 const MAX_CHAIN: u8 = 50;
@@ -85,7 +91,7 @@ pub(crate) fn send(
             );
         }
     };
-    let db = db_handle(repo);
+    let db = db_handle(repo, PACK_CACHE_BYTES);
     let set = match objects::enumerate(repo, &db, req, refs, opts.threads, opts.use_bitmaps) {
         Ok(set) => set,
         // After the last ACK/NAK a v0/v1 client with side-band reads band
@@ -121,7 +127,8 @@ pub(crate) fn send(
             }
             None => {
                 let compression = repo.pack_compression().unwrap_or_default();
-                write_pack(db, set, &mut sink, caps, compression, opts.threads)?
+                let workers = db_handle(repo, WORKER_PACK_CACHE_BYTES);
+                write_pack(db, workers, set, &mut sink, caps, compression, opts.threads)?
             }
         };
         trace(&format!("wrote {stats:?}"));
@@ -140,24 +147,23 @@ pub(crate) fn send(
 
 #[cfg(test)]
 pub(crate) fn tests_db(repo: &gix::Repository) -> Db {
-    db_handle(repo)
+    db_handle(repo, PACK_CACHE_BYTES)
 }
 
 /// A shareable object database handle with a pack cache for delta bases.
-fn db_handle(repo: &gix::Repository) -> Db {
+fn db_handle(repo: &gix::Repository, cache_bytes: usize) -> Db {
     let mut db = repo.objects.store().to_cache_arc();
     db.prevent_pack_unload();
     db.ignore_replacements = true;
-    db.set_pack_cache(|| {
-        Box::new(gix_pack::cache::lru::MemoryCappedHashmap::new(
-            PACK_CACHE_BYTES,
-        ))
+    db.set_pack_cache(move || {
+        Box::new(gix_pack::cache::lru::MemoryCappedHashmap::new(cache_bytes))
     });
     db
 }
 
 fn write_pack(
     db: Db,
+    workers: Db,
     set: objects::ObjectSet,
     sink: &mut PackSink<'_>,
     caps: crate::request::ClientCaps,
@@ -176,9 +182,10 @@ fn write_pack(
     } else {
         64
     };
+    let (counts, stored_ref_deltas) = ref_deltas::split(&db, set.counts, threads)?;
     let entries = output::entry::iter_from_counts(
-        set.counts,
-        db.clone(),
+        counts,
+        workers,
         Box::new(gix::progress::Discard),
         output::entry::iter_from_counts::Options {
             thread_limit: threads,
@@ -193,6 +200,7 @@ fn write_pack(
     let failure = RefCell::new(None);
     let safe = SafeEntries {
         inner: gix::parallel::InOrderIter::from(entries),
+        pending: ref_deltas::Pending::new(stored_ref_deltas),
         db,
         client_has: &set.client_has,
         hints: &set.hints,
@@ -228,6 +236,8 @@ fn write_pack(
 /// The entry filter between gix's entry generator and the pack writer.
 struct SafeEntries<'a, I> {
     inner: I,
+    /// Stored REF_DELTA entries, sent after everything `inner` yields.
+    pending: ref_deltas::Pending,
     db: Db,
     client_has: &'a HashSet<ObjectId>,
     hints: &'a objects::Hints,
@@ -407,6 +417,21 @@ impl<I> SafeEntries<'_, I> {
         }
     }
 
+    /// The next stored REF_DELTA entries whose bases were sent (or, when
+    /// none are left with a sent base, the rest: `fix` sends those whole).
+    fn stored_ref_deltas(&mut self) -> Result<Vec<Entry>, gix::Error> {
+        let index = &self.index;
+        let batch = self.pending.next_batch(|base| index.contains_key(base));
+        let mut chunk = Vec::with_capacity(batch.len());
+        for d in &batch {
+            match ref_deltas::entry(&self.db, d) {
+                Some(entry) => chunk.push(entry),
+                None => return Err(self.fail(format!("object {} not found", d.id.to_hex()))),
+            }
+        }
+        Ok(chunk)
+    }
+
     /// Replaces a delta whose base the client cannot resolve by the object itself.
     fn whole(&mut self, entry: &mut Entry) -> Result<(), gix::Error> {
         let id = entry.id;
@@ -435,9 +460,14 @@ where
     type Item = Result<Vec<Entry>, gix::Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut chunk = match self.inner.next()? {
-            Ok(chunk) => chunk,
-            Err(e) => return Some(Err(e)),
+        let mut chunk = match self.inner.next() {
+            Some(Ok(chunk)) => chunk,
+            Some(Err(e)) => return Some(Err(e)),
+            None if self.pending.is_empty() => return None,
+            None => match self.stored_ref_deltas() {
+                Ok(chunk) => chunk,
+                Err(e) => return Some(Err(e)),
+            },
         };
         for entry in &mut chunk {
             if let Err(e) = self.fix(entry) {
