@@ -1,7 +1,7 @@
 //! The system calls gotd, gotsh and gotctl make that the safe wrappers do
 //! not cover: passing file descriptors over unix sockets, adopting an
-//! inherited descriptor, and starting a re-executed child with its IPC
-//! socket on fd 3 (`posix_spawn`).
+//! inherited descriptor, starting a re-executed child with its IPC socket
+//! on fd 3 (`posix_spawn`), and tuning the C allocator.
 //!
 //! This is the only module of the project that contains `unsafe` code;
 //! every block states why it is sound.
@@ -132,6 +132,30 @@ pub fn take_child_ipc_fd() -> io::Result<OwnedFd> {
             io::ErrorKind::InvalidInput,
             "fd 3 is not a socket: this mode is only for gotd's own children",
         )),
+    }
+}
+
+/// Makes the C allocator serve every allocation of `bytes` or more with a
+/// mapping of its own, unmapped as soon as it is freed, instead of from the
+/// heap (glibc's `M_MMAP_THRESHOLD`; `MALLOC_MMAP_THRESHOLD_` does the same
+/// from the environment). A fixed threshold also stops glibc from raising it
+/// as large blocks come and go, which otherwise lets freed pack buffers pile
+/// up in the heap of a process that never returns that memory. Returns
+/// whether the allocator took the setting (false where it is not glibc).
+pub fn set_malloc_mmap_threshold(bytes: usize) -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let Ok(value) = libc::c_int::try_from(bytes) else {
+            return false;
+        };
+        // SAFETY: mallopt only changes allocator parameters; it is called
+        // before the process starts other threads and takes no pointers.
+        unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, value) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        let _ = bytes;
+        false
     }
 }
 
@@ -488,6 +512,16 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn malloc_threshold_is_accepted() {
+        assert_eq!(
+            set_malloc_mmap_threshold(128 * 1024),
+            cfg!(target_env = "gnu")
+        );
+        // Not representable for mallopt.
+        assert!(!set_malloc_mmap_threshold(usize::MAX));
     }
 
     #[test]

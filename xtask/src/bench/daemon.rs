@@ -27,6 +27,9 @@ pub(super) struct ConnectionCost {
     pub ssh_git_median: f64,
     pub ours_mean: f64,
     pub git_mean: f64,
+    /// The gotd parent's resident set (KiB) after the warm-up connections
+    /// and after all of them: flat when nothing is kept per connection.
+    pub parent_rss_kib: (u64, u64),
 }
 
 /// The ways a connection is made.
@@ -209,6 +212,8 @@ pub(super) fn connection_cost(ctx: &Ctx<'_>, connections: usize) -> Result<Conne
     for r in routes {
         ls(r)?;
     }
+    let pid = gotd.child.id();
+    let rss_before = rss_kib(pid)?;
     let batch = (connections / 10).max(1);
     let (mut ours, mut git, mut ssh_git) = (Vec::new(), Vec::new(), Vec::new());
     while ours.len() < connections {
@@ -225,6 +230,7 @@ pub(super) fn connection_cost(ctx: &Ctx<'_>, connections: usize) -> Result<Conne
         }
         routes.rotate_left(1);
     }
+    let rss_after = rss_kib(pid)?;
     drop(gotd);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     Ok(ConnectionCost {
@@ -234,5 +240,16 @@ pub(super) fn connection_cost(ctx: &Ctx<'_>, connections: usize) -> Result<Conne
         ours_median: median(ours),
         git_median: median(git),
         ssh_git_median: median(ssh_git),
+        parent_rss_kib: (rss_before, rss_after),
     })
+}
+
+/// `VmRSS` of a process, in KiB.
+fn rss_kib(pid: u32) -> Result<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no VmRSS in /proc/{pid}/status"))
 }

@@ -69,6 +69,13 @@ impl Report {
             ms(c.git_mean),
             ratio(c.ours_mean, c.git_mean),
         ]);
+        let (before, after) = c.parent_rss_kib;
+        self.rows.push([
+            format!("{scenario}: gotd parent RSS KiB after all (git column: after warm-up)"),
+            after.to_string(),
+            before.to_string(),
+            ratio(after as f64, before as f64),
+        ]);
     }
 
     /// The table as text, columns aligned.
