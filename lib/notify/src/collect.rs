@@ -4,7 +4,9 @@
 //! ref the new commits are those reachable from the new id and not from the
 //! old one; for a created ref, those not reachable from any other ref. A
 //! ref created at a commit that brings nothing new lists that commit
-//! alone. Text is made valid UTF-8, invalid bytes replaced.
+//! alone. Text is made valid UTF-8, invalid bytes replaced. Commits
+//! listed in full carry a diffstat ([`crate::treediff`]); all the
+//! diffstats of one call share one [`Budget`].
 
 use std::path::Path;
 
@@ -15,6 +17,7 @@ use crate::summary::{
     Change, CommitInfo, Person, RefFilter, RefSummary, TagInfo, FULL_LIMIT, LIST_LIMIT,
     MESSAGE_LIMIT,
 };
+use crate::treediff::{self, Budget};
 
 /// Commits counted at most per ref; a walk stops there.
 pub const COUNT_LIMIT: usize = 100_000;
@@ -40,13 +43,20 @@ pub fn collect(
         .open_path_as_is(true)
         .with_trust(gix::sec::Trust::Full);
     let repo = gix::open_opts(repo, opts).map_err(|e| format!("{}: {e}", repo.display()))?;
+    let mut budget = Budget::default();
     Ok(wanted
         .into_iter()
-        .map(|(name, old, new)| summarise(&repo, name, old, new))
+        .map(|(name, old, new)| summarise(&repo, name, old, new, &mut budget))
         .collect())
 }
 
-fn summarise(repo: &gix::Repository, name: &str, old: &str, new: &str) -> RefSummary {
+fn summarise(
+    repo: &gix::Repository,
+    name: &str,
+    old: &str,
+    new: &str,
+    budget: &mut Budget,
+) -> RefSummary {
     let change = if new == ZERO {
         Change::Removed
     } else if old == ZERO {
@@ -78,7 +88,7 @@ fn summarise(repo: &gix::Repository, name: &str, old: &str, new: &str) -> RefSum
         }
         gix::object::Kind::Commit => {
             let hidden = hidden_tips(repo, name, old);
-            let (commits, total) = new_commits(repo, new_id, hidden);
+            let (commits, total) = new_commits(repo, new_id, hidden, budget);
             s.commits = commits;
             s.total_commits = total;
         }
@@ -113,6 +123,7 @@ fn new_commits(
     repo: &gix::Repository,
     tip: ObjectId,
     hidden: Vec<ObjectId>,
+    budget: &mut Budget,
 ) -> (Vec<CommitInfo>, usize) {
     let mut ids = Vec::new();
     let mut total = 0;
@@ -136,7 +147,7 @@ fn new_commits(
     let short = total > FULL_LIMIT;
     let commits = ids
         .into_iter()
-        .filter_map(|id| commit_info(repo, id, short))
+        .filter_map(|id| commit_info(repo, id, short, budget))
         .collect();
     (commits, total)
 }
@@ -162,7 +173,12 @@ fn bounded(text: &[u8]) -> String {
     s
 }
 
-fn commit_info(repo: &gix::Repository, id: ObjectId, short: bool) -> Option<CommitInfo> {
+fn commit_info(
+    repo: &gix::Repository,
+    id: ObjectId,
+    short: bool,
+    budget: &mut Budget,
+) -> Option<CommitInfo> {
     let commit = repo.find_commit(id).ok()?;
     let author = commit.author().ok()?;
     let time = author.time().map(|t| t.seconds).unwrap_or(0);
@@ -174,12 +190,18 @@ fn commit_info(repo: &gix::Repository, id: ObjectId, short: bool) -> Option<Comm
     } else {
         bounded(raw)
     };
+    let diffstat = if short {
+        None
+    } else {
+        treediff::diffstat(repo, &commit, budget)
+    };
     Some(CommitInfo {
         id: id.to_string(),
         author,
         committer,
         time,
         message,
+        diffstat,
     })
 }
 

@@ -7,7 +7,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use crate::date;
-use crate::summary::{Change, RefSummary};
+use crate::summary::{Change, DiffStat, RefSummary};
 use crate::Error;
 
 /// Who a mail goes to and where it is relayed.
@@ -39,6 +39,47 @@ fn indented(out: &mut String, message: &str) {
         out.push('\n');
     }
     out.push_str(" \n");
+}
+
+fn plural(n: impl Into<u64>, word: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// One line per listed file (`" M  path  |  1+  1-"`, paths padded to the
+/// longest, counts right-aligned), `... and N more files`, a blank line,
+/// the summary line and a blank line.
+fn diffstat(out: &mut String, d: &DiffStat) {
+    let width = |n: u64| n.to_string().len();
+    let path_w = d.files.iter().map(|f| f.path.chars().count()).max();
+    let added_w = d.files.iter().map(|f| width(f.added)).max();
+    let removed_w = d.files.iter().map(|f| width(f.removed)).max();
+    for f in &d.files {
+        out.push_str(&format!(
+            " {}  {:<pw$}  | {:>aw$}+ {:>rw$}-\n",
+            f.action.letter(),
+            f.path,
+            f.added,
+            f.removed,
+            pw = path_w.unwrap_or(0),
+            aw = added_w.unwrap_or(1) + 1,
+            rw = removed_w.unwrap_or(1) + 1,
+        ));
+    }
+    if d.more_files > 0 {
+        out.push_str(&format!("... and {} more files\n", d.more_files));
+    }
+    let (added, removed) = d.total();
+    out.push_str(&format!(
+        "\n{} changed, {}(+), {}(-)\n\n",
+        plural(d.changed_files() as u64, "file"),
+        plural(added, "insertion"),
+        plural(removed, "deletion"),
+    ));
 }
 
 /// The text of the mail body (lines end with `\n`).
@@ -73,7 +114,10 @@ pub fn body(s: &RefSummary) -> String {
             out.push_str(&format!("from: {}\n", c.author.full()));
             out.push_str(&format!("date: {}\n", date::long(c.time)));
             indented(&mut out, &c.message);
-            out.push('\n');
+            match &c.diffstat {
+                Some(d) => diffstat(&mut out, d),
+                None => out.push('\n'),
+            }
         }
     }
     let unlisted = s.total_commits.saturating_sub(s.commits.len());

@@ -5,7 +5,11 @@
 //! The body is `{"notifications":[…]}` with one entry per listed commit
 //! (`"type":"commit"`, in short form past [`FULL_LIMIT`] commits), a
 //! `"branch-deleted"` entry for a removed ref, or a `"tag"` entry for an
-//! annotated tag, with upstream gotd's field names.
+//! annotated tag, with upstream gotd's field names. A commit in full form
+//! carries a `"diffstat"`: `{"files":[{"action","file","added",
+//! "removed"}],"total":{"added","removed"}}`, the total over the listed
+//! files; when files were left out, `"unlisted_files"` (our extension)
+//! says how many.
 //!
 //! [`FULL_LIMIT`]: crate::summary::FULL_LIMIT
 
@@ -17,7 +21,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::date;
-use crate::summary::{Change, Person, RefSummary};
+use crate::summary::{Change, DiffStat, Person, RefSummary};
 use crate::Error;
 
 /// Where and how to POST.
@@ -42,6 +46,30 @@ impl std::fmt::Debug for Endpoint {
 
 fn person(p: &Person) -> Value {
     json!({"full": p.full(), "name": p.name, "mail": p.email, "user": p.user()})
+}
+
+fn diffstat(d: &DiffStat) -> Value {
+    let files: Vec<Value> = d
+        .files
+        .iter()
+        .map(|f| {
+            json!({
+                "action": f.action.word(),
+                "file": f.path,
+                "added": f.added,
+                "removed": f.removed,
+            })
+        })
+        .collect();
+    let (added, removed) = d.total();
+    let mut v = json!({
+        "files": files,
+        "total": {"added": added, "removed": removed},
+    });
+    if d.more_files > 0 {
+        v["unlisted_files"] = json!(d.more_files);
+    }
+    v
 }
 
 /// The JSON body for one ref.
@@ -81,7 +109,7 @@ pub fn body(repo: &str, user: &str, s: &RefSummary) -> String {
                     "short_message": c.short_message(),
                 })
             } else {
-                json!({
+                let mut v = json!({
                     "type": "commit",
                     "short": false,
                     "repo": repo,
@@ -92,7 +120,11 @@ pub fn body(repo: &str, user: &str, s: &RefSummary) -> String {
                     "date": date::long(c.time),
                     "short_message": c.short_message(),
                     "message": c.message,
-                })
+                });
+                if let Some(d) = &c.diffstat {
+                    v["diffstat"] = diffstat(d);
+                }
+                v
             });
         }
     }

@@ -11,18 +11,25 @@
 //!   Basic authentication and an HMAC signature).
 //! * [`deliver`] sends one [`Job`] with bounded retries and timeouts; the
 //!   daemon runs it outside its event loop.
+//! * [`treediff`] compares a commit's tree with its parent's for the
+//!   diffstat of a full commit entry, counting changed lines with
+//!   [`diffstat`].
 //! * [`date`] formats commit times the way upstream gotd does.
 
 pub mod collect;
 pub mod date;
 pub mod deliver;
+pub mod diffstat;
 pub mod email;
 pub mod http;
 pub mod summary;
+pub mod treediff;
 
 pub use collect::collect;
 pub use deliver::{deliver, Job, Target};
-pub use summary::{fit, Change, CommitInfo, Person, RefFilter, RefSummary, TagInfo};
+pub use summary::{
+    fit, Change, CommitInfo, DiffStat, FileAction, FileStat, Person, RefFilter, RefSummary, TagInfo,
+};
 
 /// Why a notification could not be delivered.
 #[derive(Debug, thiserror::Error)]

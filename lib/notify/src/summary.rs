@@ -10,6 +10,8 @@ pub const FULL_LIMIT: usize = 20;
 pub const LIST_LIMIT: usize = 100;
 /// Longest commit or tag message kept, in bytes.
 pub const MESSAGE_LIMIT: usize = 4096;
+/// Files listed per commit diffstat; the rest are only counted.
+pub const FILE_LIMIT: usize = 100;
 
 /// Which refs notify: `branch` and `reference namespace` lines of a
 /// `notify` block. With neither, every ref notifies.
@@ -82,12 +84,84 @@ pub struct CommitInfo {
     /// The whole message (at most [`MESSAGE_LIMIT`] bytes), or only its
     /// first line when the commit is listed in short form.
     pub message: String,
+    /// Changes against the first parent (a root commit: against the empty
+    /// tree); `None` in short form.
+    pub diffstat: Option<DiffStat>,
 }
 
 impl CommitInfo {
     /// The first line of the message.
     pub fn short_message(&self) -> &str {
         self.message.lines().next().unwrap_or("")
+    }
+}
+
+/// What a commit did to a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileAction {
+    Added,
+    Deleted,
+    Modified,
+}
+
+impl FileAction {
+    /// The status letter of a mail diffstat line.
+    pub fn letter(self) -> char {
+        match self {
+            FileAction::Added => 'A',
+            FileAction::Deleted => 'D',
+            FileAction::Modified => 'M',
+        }
+    }
+
+    /// The `action` of a JSON diffstat entry.
+    pub fn word(self) -> &'static str {
+        match self {
+            FileAction::Added => "added",
+            FileAction::Deleted => "deleted",
+            FileAction::Modified => "modified",
+        }
+    }
+}
+
+/// One changed file: its path in the repository and its line counts (0
+/// and 0 for binary and very large blobs, submodules and mode changes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStat {
+    pub action: FileAction,
+    pub path: String,
+    pub added: u64,
+    pub removed: u64,
+}
+
+/// The files a commit changed, in path order: at most [`FILE_LIMIT`]
+/// listed (fewer if [`fit`] needed the room), the rest only counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffStat {
+    pub files: Vec<FileStat>,
+    /// Changed files not listed.
+    pub more_files: usize,
+}
+
+impl DiffStat {
+    /// Lines added and removed in the listed files.
+    pub fn total(&self) -> (u64, u64) {
+        self.files
+            .iter()
+            .fold((0, 0), |(a, r), f| (a + f.added, r + f.removed))
+    }
+
+    /// How many files changed, listed or not.
+    pub fn changed_files(&self) -> usize {
+        self.files.len() + self.more_files
+    }
+
+    /// Moves the files past the first `n` to the unlisted count.
+    pub fn truncate(&mut self, n: usize) {
+        if n < self.files.len() {
+            self.more_files += self.files.len() - n;
+            self.files.truncate(n);
+        }
     }
 }
 
@@ -137,8 +211,17 @@ fn person_size(p: &Person) -> usize {
     p.name.len() + p.email.len() + 8
 }
 
+fn file_size(f: &FileStat) -> usize {
+    f.path.len() + 24
+}
+
+/// Size of a commit with its diffstat but none of its files.
 fn commit_size(c: &CommitInfo) -> usize {
-    32 + c.id.len() + person_size(&c.author) + person_size(&c.committer) + c.message.len()
+    32 + c.id.len()
+        + person_size(&c.author)
+        + person_size(&c.committer)
+        + c.message.len()
+        + c.diffstat.as_ref().map_or(0, |_| 16)
 }
 
 /// Size of a summary without its commit list, roughly as encoded.
@@ -154,7 +237,9 @@ fn base_size(r: &RefSummary) -> usize {
 /// Shrinks `refs` to about `budget` bytes: every ref keeps its place
 /// while they fit without commits (later ones are dropped), then commit
 /// lists take what is left in order, cut from their end (the count stays
-/// in `total_commits`). Returns how many refs were dropped.
+/// in `total_commits`), and last the diffstats' file lists, in the same
+/// order, cut from their end (the count moves to `more_files`). Returns
+/// how many refs were dropped.
 pub fn fit(refs: &mut Vec<RefSummary>, budget: usize) -> usize {
     let mut used: usize = 0;
     let mut keep = refs.len();
@@ -179,6 +264,22 @@ pub fn fit(refs: &mut Vec<RefSummary>, budget: usize) -> usize {
             n += 1;
         }
         r.commits.truncate(n);
+    }
+    for stat in refs
+        .iter_mut()
+        .flat_map(|r| r.commits.iter_mut())
+        .filter_map(|c| c.diffstat.as_mut())
+    {
+        let mut n = 0;
+        for f in &stat.files {
+            let s = file_size(f);
+            if used + s > budget {
+                break;
+            }
+            used += s;
+            n += 1;
+        }
+        stat.truncate(n);
     }
     dropped
 }
@@ -221,11 +322,48 @@ mod tests {
                     committer: Person::default(),
                     time: 0,
                     message: "x".repeat(100),
+                    diffstat: Some(DiffStat {
+                        files: (0..50)
+                            .map(|j| FileStat {
+                                action: FileAction::Modified,
+                                path: format!("dir/file{j}"),
+                                added: 1,
+                                removed: 1,
+                            })
+                            .collect(),
+                        more_files: 3,
+                    }),
                 })
                 .collect(),
             total_commits: n,
             tag: None,
         }
+    }
+
+    fn listed_files(r: &RefSummary) -> Vec<usize> {
+        r.commits
+            .iter()
+            .map(|c| c.diffstat.as_ref().unwrap().files.len())
+            .collect()
+    }
+
+    #[test]
+    fn fit_cuts_file_lists_before_commits() {
+        let mut refs = vec![summary(3)];
+        assert_eq!(fit(&mut refs, 1 << 20), 0);
+        assert_eq!(listed_files(&refs[0]), [50, 50, 50]);
+        // Room for the commits and about 60 files.
+        let mut refs = vec![summary(3)];
+        let budget = 64 + 2 * 40 + 3 * (32 + 40 + 16 + 16 + 100) + 60 * 34;
+        fit(&mut refs, budget);
+        assert_eq!(refs[0].commits.len(), 3);
+        let files = listed_files(&refs[0]);
+        assert_eq!(files[0], 50);
+        assert!(files[1] > 0 && files[1] < 50, "{files:?}");
+        assert_eq!(files[2], 0);
+        let stat = refs[0].commits[1].diffstat.as_ref().unwrap();
+        assert_eq!(stat.changed_files(), 53, "the count stays");
+        assert_eq!(stat.total(), (files[1] as u64, files[1] as u64));
     }
 
     #[test]
