@@ -207,6 +207,37 @@ mod tests {
         assert_eq!((c.added, c.removed), (2, 2));
     }
 
+    /// `git diff --no-index --numstat` of two files.
+    fn git_numstat(old: &str, new: &str) -> (u64, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, old).unwrap();
+        std::fs::write(&b, new).unwrap();
+        let out = std::process::Command::new("git")
+            .args(["diff", "--no-index", "--numstat"])
+            .arg(&a)
+            .arg(&b)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut f = text.split('\t');
+        let mut num = || f.next().unwrap().parse().unwrap();
+        (num(), num())
+    }
+
+    #[rstest]
+    #[case("alpha\n", "change alpha\n")]
+    #[case("a\nb\nc\nd\ne\n", "a\nc\nd\nx\ne\ny\n")]
+    #[case("one\ntwo\nthree\nfour\nfive\n", "one\n2\nthree\nfive\nsix\nseven")]
+    #[case("a\nb\na\nb\na\nb\n", "b\na\nb\na\n")]
+    #[case("x\n\n\ny\n\n", "\n\nx\n\ny\n")]
+    #[case("no newline", "no newline\n")]
+    fn like_git(#[case] old: &str, #[case] new: &str) {
+        assert_eq!(counts(old, new), git_numstat(old, new));
+    }
+
     /// Edit distance by the textbook LCS table, for comparison.
     fn reference(a: &[u32], b: &[u32]) -> usize {
         let mut t = vec![vec![0usize; b.len() + 1]; a.len() + 1];
