@@ -182,7 +182,7 @@ fn write_pack(
     } else {
         64
     };
-    let (counts, stored_ref_deltas) = ref_deltas::split(&db, set.counts, threads)?;
+    let (counts, stored_ref_deltas) = ref_deltas::split(&db, set.counts, threads, !thin_lookups)?;
     let entries = output::entry::iter_from_counts(
         counts,
         workers,
@@ -424,6 +424,14 @@ impl<I> SafeEntries<'_, I> {
         let batch = self.pending.next_batch(|base| index.contains_key(base));
         let mut chunk = Vec::with_capacity(batch.len());
         for d in &batch {
+            if d.base.is_none() {
+                // Sent whole (and perhaps deltified again) by `fix`.
+                let mut entry = Entry::invalid();
+                entry.id = d.id;
+                self.whole(&mut entry)?;
+                chunk.push(entry);
+                continue;
+            }
             match ref_deltas::entry(&self.db, d) {
                 Some(entry) => chunk.push(entry),
                 None => return Err(self.fail(format!("object {} not found", d.id.to_hex()))),

@@ -30,18 +30,23 @@ const PARALLEL_FROM: usize = 4000;
 #[derive(Debug, Clone)]
 pub(crate) struct StoredRefDelta {
     pub id: ObjectId,
-    pub base: ObjectId,
+    /// The base to send it against; `None`: send it whole (its stored
+    /// base is not in the pack).
+    pub base: Option<ObjectId>,
     location: Location,
 }
 
 /// Locates every object not yet located; returns the counts for gix and
 /// the entries taken out of them, in stored order: every REF_DELTA, and
 /// every OFS_DELTA whose base is taken out (gix would rebuild those too,
-/// their base not being among its counts).
+/// their base not being among its counts). With `whole_orphans`, also the
+/// OFS_DELTAs whose base is not sent at all, to be sent whole (unless the
+/// pack is thin, where gix refers to such bases by id).
 pub(crate) fn split(
     db: &Db,
     mut counts: Vec<Count>,
     threads: Option<usize>,
+    whole_orphans: bool,
 ) -> Result<(Vec<Count>, Vec<StoredRefDelta>), Fail> {
     let n = threads
         .or_else(|| std::thread::available_parallelism().ok().map(Into::into))
@@ -82,12 +87,31 @@ pub(crate) fn split(
         })
         .collect();
     order.sort_unstable();
+    let mut sent: Vec<(u32, u64)> = Vec::new();
+    if whole_orphans {
+        sent = counts
+            .iter()
+            .filter_map(|c| match &c.entry_pack_location {
+                PackLocation::LookedUp(Some(l)) => Some((l.pack_id, l.pack_offset)),
+                _ => None,
+            })
+            .collect();
+        sent.sort_unstable();
+    }
+    let orphan = |pack: u32, base_offset: u64| {
+        whole_orphans && sent.binary_search(&(pack, base_offset)).is_err()
+    };
     let mut taken: std::collections::HashMap<(u32, u64), ObjectId> = Default::default();
-    let mut base_of: Vec<Option<ObjectId>> = vec![None; counts.len()];
+    // Per count: not taken out, or taken out with this base (or whole).
+    let mut base_of: Vec<Option<Option<ObjectId>>> = vec![None; counts.len()];
     for &(pack, offset, i) in &order {
         let base = match stored[i] {
-            Stored::Ref(base) => Some(base),
-            Stored::Ofs(base_offset) => taken.get(&(pack, base_offset)).copied(),
+            Stored::Ref(base) => Some(Some(base)),
+            Stored::Ofs(base_offset) => match taken.get(&(pack, base_offset)) {
+                Some(&base) => Some(Some(base)),
+                None if orphan(pack, base_offset) => Some(None),
+                None => None,
+            },
             Stored::Other => None,
         };
         if let Some(base) = base {
@@ -176,11 +200,15 @@ impl Pending {
         self.todo.is_empty()
     }
 
-    /// The next entries to send: those whose base `is_sent`, in stored
-    /// order; if there are none (bases missing from the pack, or chains of
-    /// REF_DELTAs whose first base is one of them), all that remain.
+    /// The next entries to send: those whose base `is_sent` (or that go
+    /// whole), in stored order; if there are none (bases missing from the
+    /// pack, or chains of REF_DELTAs whose first base is one of them), all
+    /// that remain.
     pub fn next_batch(&mut self, is_sent: impl Fn(&ObjectId) -> bool) -> Vec<StoredRefDelta> {
-        let (ready, rest): (Vec<_>, Vec<_>) = self.todo.drain(..).partition(|d| is_sent(&d.base));
+        let (ready, rest): (Vec<_>, Vec<_>) = self
+            .todo
+            .drain(..)
+            .partition(|d| d.base.as_ref().is_none_or(&is_sent));
         if ready.is_empty() {
             return rest;
         }
@@ -194,6 +222,7 @@ impl Pending {
 pub(crate) fn entry(db: &Db, d: &StoredRefDelta) -> Option<Entry> {
     let stored = db.entry_by_location(&d.location)?;
     let parsed = gix_pack::data::Entry::from_bytes(&stored.data, 0, gix::hash::Kind::Sha1).ok()?;
+    let base = d.base?;
     if !matches!(
         parsed.header,
         Header::RefDelta { .. } | Header::OfsDelta { .. }
@@ -204,7 +233,7 @@ pub(crate) fn entry(db: &Db, d: &StoredRefDelta) -> Option<Entry> {
     data.drain(..parsed.data_offset as usize);
     Some(Entry {
         id: d.id,
-        kind: Kind::DeltaOid { id: d.base },
+        kind: Kind::DeltaOid { id: base },
         decompressed_size: parsed.decompressed_size as usize,
         compressed_data: data,
     })
@@ -217,7 +246,7 @@ mod tests {
     fn d(id: u8, base: u8) -> StoredRefDelta {
         StoredRefDelta {
             id: ObjectId::from_bytes_or_panic(&[id; 20]),
-            base: ObjectId::from_bytes_or_panic(&[base; 20]),
+            base: (base != 0).then(|| ObjectId::from_bytes_or_panic(&[base; 20])),
             location: Location {
                 pack_id: 0,
                 entry_size: 0,
@@ -228,8 +257,8 @@ mod tests {
 
     #[test]
     fn batches_follow_the_bases() {
-        // 2 -> 1 (sent), 3 -> 2, 4 -> 9 (never sent), 5 -> 3.
-        let mut p = Pending::new(vec![d(5, 3), d(3, 2), d(2, 1), d(4, 9)]);
+        // 2 -> 1 (sent), 3 -> 2, 4 -> 9 (never sent), 5 -> 3, 6 whole.
+        let mut p = Pending::new(vec![d(5, 3), d(3, 2), d(2, 1), d(4, 9), d(6, 0)]);
         let sent = std::cell::RefCell::new(vec![ObjectId::from_bytes_or_panic(&[1; 20])]);
         let mut order = Vec::new();
         while !p.is_empty() {
@@ -239,6 +268,6 @@ mod tests {
                 sent.borrow_mut().push(x.id);
             }
         }
-        assert_eq!(order, vec![2, 3, 5, 4]);
+        assert_eq!(order, vec![2, 6, 3, 5, 4]);
     }
 }
