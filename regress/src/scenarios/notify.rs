@@ -1,7 +1,9 @@
 //! Push notifications: a mail relay stand-in (SMTP) and an HTTP endpoint,
 //! both served by this process on 127.0.0.1, receive what gotd sends after
 //! pushes that create, change and delete a branch, create a tag, carry a
-//! commit message that is not UTF-8, and bring many commits at once.
+//! commit message that is not UTF-8, and bring many commits at once. Each
+//! commit listed in full carries a diffstat, checked line by line (mail)
+//! and field by field (JSON).
 //!
 //! The ports are only known once the servers run, so each scenario
 //! restarts gotd with a configuration that has the `notify` block and, for
@@ -282,11 +284,9 @@ fn restart_with(ctx: &mut Ctx, notify: &[String], secrets: Option<&str>) -> Resu
 fn pushes(ctx: &mut Ctx, check: &mut dyn FnMut(&Ctx, Pushed) -> Result<()>) -> Result<()> {
     ctx.clone("a", &[])?;
     let head = |ctx: &Ctx| ctx.git_in("a", &["rev-parse", "HEAD"]);
-    // A branch changed.
-    ctx.git_in(
-        "a",
-        &["commit", "-q", "--allow-empty", "-m", "make changes"],
-    )?;
+    // A branch changed: one line of alpha replaced.
+    std::fs::write(ctx.path("a/alpha"), "change alpha\n")?;
+    ctx.git_in("a", &["commit", "-q", "-a", "-m", "make changes"])?;
     let id = head(ctx)?;
     ctx.git_in("a", &["push", "-q", "origin", "main"])?;
     check(
@@ -296,12 +296,19 @@ fn pushes(ctx: &mut Ctx, check: &mut dyn FnMut(&Ctx, Pushed) -> Result<()>) -> R
             message: "make changes".into(),
         },
     )?;
+    // Several files: modified, deleted, added in a subdirectory.
+    std::fs::write(ctx.path("a/alpha"), "alpha again\n")?;
+    std::fs::write(ctx.path("a/gamma/new"), "one\ntwo\nthree\n")?;
+    ctx.git_in("a", &["rm", "-q", "beta"])?;
+    ctx.git_in("a", &["add", "gamma/new"])?;
+    ctx.git_in("a", &["commit", "-q", "-a", "-m", "several files"])?;
+    let id = head(ctx)?;
+    ctx.git_in("a", &["push", "-q", "origin", "main"])?;
+    check(ctx, Pushed::Several { id })?;
     // A branch created.
     ctx.git_in("a", &["checkout", "-q", "-b", "newbranch"])?;
-    ctx.git_in(
-        "a",
-        &["commit", "-q", "--allow-empty", "-m", "on newbranch"],
-    )?;
+    std::fs::write(ctx.path("a/alpha"), "change alpha on branch\n")?;
+    ctx.git_in("a", &["commit", "-q", "-a", "-m", "on newbranch"])?;
     let id = head(ctx)?;
     ctx.git_in("a", &["push", "-q", "origin", "newbranch"])?;
     check(ctx, Pushed::Created { id: id.clone() })?;
@@ -352,6 +359,7 @@ fn pushes(ctx: &mut Ctx, check: &mut dyn FnMut(&Ctx, Pushed) -> Result<()>) -> R
 /// What a push did, for the checks.
 enum Pushed {
     Changed { id: String, message: String },
+    Several { id: String },
     Created { id: String },
     Removed { id: String },
     Tag { target: String },
@@ -393,7 +401,24 @@ fn notify_email(ctx: &mut Ctx) -> Result<()> {
                     format!("subject {subject:?}, want {want:?}")
                 })?;
                 ensure_contains(&body, &format!("commit {id}\n"))?;
-                ensure_contains(&body, &format!(" {message}\n"))?;
+                ensure_contains(
+                    &body,
+                    &format!(
+                        " {message}\n \n M  alpha  |  1+  1-\n\n\
+                         1 file changed, 1 insertion(+), 1 deletion(-)\n"
+                    ),
+                )?;
+            }
+            Pushed::Several { id } => {
+                ensure_contains(&body, &format!("commit {id}\n"))?;
+                ensure_contains(
+                    &body,
+                    " several files\n \n \
+                     M  alpha      |  1+  1-\n \
+                     D  beta       |  0+  1-\n \
+                     A  gamma/new  |  3+  0-\n\n\
+                     3 files changed, 4 insertions(+), 2 deletions(-)\n",
+                )?;
             }
             Pushed::Created { id } => {
                 let want = format!(
@@ -404,6 +429,11 @@ fn notify_email(ctx: &mut Ctx) -> Result<()> {
                     format!("subject {subject:?}, want {want:?}")
                 })?;
                 ensure_contains(&body, &format!("commit {id}\n"))?;
+                ensure_contains(
+                    &body,
+                    " on newbranch\n \n M  alpha  |  1+  1-\n\n\
+                     1 file changed, 1 insertion(+), 1 deletion(-)\n",
+                )?;
             }
             Pushed::Removed { id } => {
                 let want = format!(
@@ -426,7 +456,11 @@ fn notify_email(ctx: &mut Ctx) -> Result<()> {
             }
             Pushed::BadUtf8 { id } => {
                 ensure_contains(&body, &format!("commit {id}\n"))?;
-                ensure_contains(&body, " make\u{FFFD}\u{FFFD}\u{FFFD}changes\n")?;
+                ensure_contains(
+                    &body,
+                    " make\u{FFFD}\u{FFFD}\u{FFFD}changes\n \n\n\
+                     0 files changed, 0 insertions(+), 0 deletions(-)\n",
+                )?;
             }
             Pushed::Many { id, count } => {
                 ensure_contains(&subject, &id[..12])?;
@@ -435,9 +469,10 @@ fn notify_email(ctx: &mut Ctx) -> Result<()> {
                     format!("{lines} summary lines, want {count}: {body}")
                 })?;
                 ensure_contains(&body, &format!(" {} ", &id[..7]))?;
-                ensure(!body.contains("commit "), || {
-                    format!("not summarised: {body}")
-                })?;
+                ensure(
+                    !body.contains("commit ") && !body.contains(" changed, "),
+                    || format!("not summarised: {body}"),
+                )?;
             }
         }
         Ok(())
@@ -447,6 +482,15 @@ fn notify_email(ctx: &mut Ctx) -> Result<()> {
         bail!("an unexpected mail: {}", m.dialogue);
     }
     Ok(())
+}
+
+/// The JSON diffstat of a commit that replaced the one line of alpha, as
+/// upstream sends it.
+fn alpha_changed() -> serde_json::Value {
+    serde_json::json!({
+        "files": [{"action": "modified", "file": "alpha", "added": 1, "removed": 1}],
+        "total": {"added": 1, "removed": 1},
+    })
 }
 
 fn notify_http(ctx: &mut Ctx) -> Result<()> {
@@ -484,13 +528,31 @@ fn notify_http(ctx: &mut Ctx) -> Result<()> {
                     first["type"] == "commit"
                         && first["id"] == id.as_str()
                         && first["short_message"] == message.as_str()
-                        && first["short"] == false,
+                        && first["short"] == false
+                        && first["diffstat"] == alpha_changed(),
                     || format!("commit {id}: {text}"),
+                )?;
+            }
+            Pushed::Several { id } => {
+                let want = serde_json::json!({
+                    "files": [
+                        {"action": "modified", "file": "alpha", "added": 1, "removed": 1},
+                        {"action": "deleted", "file": "beta", "added": 0, "removed": 1},
+                        {"action": "added", "file": "gamma/new", "added": 3, "removed": 0},
+                    ],
+                    "total": {"added": 4, "removed": 2},
+                });
+                ensure(
+                    first["id"] == id.as_str() && first["diffstat"] == want,
+                    || format!("several files in {id}: {text}"),
                 )?;
             }
             Pushed::Created { id } => {
                 ensure(
-                    first["type"] == "commit" && first["id"] == id.as_str() && all.len() == 1,
+                    first["type"] == "commit"
+                        && first["id"] == id.as_str()
+                        && all.len() == 1
+                        && first["diffstat"] == alpha_changed(),
                     || format!("created at {id}: {text}"),
                 )?;
             }
@@ -513,9 +575,14 @@ fn notify_http(ctx: &mut Ctx) -> Result<()> {
                 )?;
             }
             Pushed::BadUtf8 { id } => {
+                let no_changes = serde_json::json!({
+                    "files": [],
+                    "total": {"added": 0, "removed": 0},
+                });
                 ensure(
                     first["id"] == id.as_str()
-                        && first["short_message"] == "make\u{FFFD}\u{FFFD}\u{FFFD}changes",
+                        && first["short_message"] == "make\u{FFFD}\u{FFFD}\u{FFFD}changes"
+                        && first["diffstat"] == no_changes,
                     || format!("bad UTF-8: {text}"),
                 )?;
             }
@@ -524,7 +591,9 @@ fn notify_http(ctx: &mut Ctx) -> Result<()> {
                     format!("{} entries, want {count}", all.len())
                 })?;
                 ensure(
-                    all.iter().all(|n| n["short"] == true) && first["id"] == id.as_str(),
+                    all.iter()
+                        .all(|n| n["short"] == true && n.get("diffstat").is_none())
+                        && first["id"] == id.as_str(),
                     || format!("not summarised: {text}"),
                 )?;
             }
