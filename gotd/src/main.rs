@@ -6,10 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use gotd::opts::{self, Opts};
+use gotd::opts::{self, ChildKind, Opts};
 use gotd::parent::state::Instance;
 use gotd::privsep::{self, RunAs};
 use gotd::{log, log_debug, log_info, log_warn};
+use nix::sys::resource::{getrusage, UsageWho};
+
+/// Allocations from this size up get their own mapping in read children
+/// (see [`gotd_wire::sys::set_malloc_mmap_threshold`]).
+const READER_MMAP_THRESHOLD: usize = 128 * 1024;
 
 fn main() -> ExitCode {
     let opts = match opts::parse(std::env::args().skip(1)) {
@@ -25,8 +30,22 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let (Some(kind), Some(repo)) = (opts.child, opts.repo_path.as_deref()) {
+        if kind == ChildKind::Reader {
+            // Pack buffers of a clone come and go in sizes that make glibc's
+            // adaptive threshold keep them in the heap: a fixed threshold
+            // returns them at once and bounds the reader's peak RSS.
+            gotd_wire::sys::set_malloc_mmap_threshold(READER_MMAP_THRESHOLD);
+        }
         log::init("gotd", opts.foreground, opts.verbosity);
-        return match gotd::child::run(kind, repo) {
+        let result = gotd::child::run(kind, repo);
+        if let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) {
+            log_debug!(
+                "repo child {}: peak RSS {} KiB",
+                std::process::id(),
+                usage.max_rss()
+            );
+        }
+        return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 // stderr is /dev/null under a daemonized parent and the

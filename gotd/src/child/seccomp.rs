@@ -99,6 +99,7 @@ const ALLOWED: &[i64] = &[
     libc::SYS_uname,
     libc::SYS_getrandom,
     libc::SYS_prlimit64,
+    libc::SYS_getrusage,
     libc::SYS_clock_gettime,
     libc::SYS_clock_getres,
     libc::SYS_clock_nanosleep,
