@@ -172,17 +172,8 @@ fn write_pack(
 ) -> Result<Stats, Fail> {
     let num =
         u32::try_from(set.counts.len()).map_err(|_| Fail::new("too many objects for one pack"))?;
-    // With thin-pack lookups gix maps base offsets to ids for deltas whose
-    // base is not sent, sorting the whole pack index once per chunk that
-    // needs it. Only a thin fetch profits (bases the client has); it gets
-    // few, large chunks so a big repository is not sorted over and over.
     let thin_lookups = !set.client_has.is_empty();
-    let chunk_size = if thin_lookups {
-        (set.counts.len() / 8).clamp(64, 4096)
-    } else {
-        64
-    };
-    let (counts, stored_ref_deltas) = ref_deltas::split(&db, set.counts, threads, !thin_lookups)?;
+    let (counts, stored_ref_deltas) = ref_deltas::split(&db, set.counts, threads, thin_lookups)?;
     let entries = output::entry::iter_from_counts(
         counts,
         workers,
@@ -190,8 +181,8 @@ fn write_pack(
         output::entry::iter_from_counts::Options {
             thread_limit: threads,
             mode: output::entry::iter_from_counts::Mode::PackCopyAndBaseObjects,
-            allow_thin_pack: thin_lookups,
-            chunk_size,
+            allow_thin_pack: false,
+            chunk_size: 64,
             version: gix_pack::data::Version::V2,
             compression,
         },

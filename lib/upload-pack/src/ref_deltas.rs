@@ -39,14 +39,16 @@ pub(crate) struct StoredRefDelta {
 /// Locates every object not yet located; returns the counts for gix and
 /// the entries taken out of them, in stored order: every REF_DELTA, and
 /// every OFS_DELTA whose base is taken out (gix would rebuild those too,
-/// their base not being among its counts). With `whole_orphans`, also the
-/// OFS_DELTAs whose base is not sent at all, to be sent whole (unless the
-/// pack is thin, where gix refers to such bases by id).
+/// their base not being among its counts), and every OFS_DELTA whose
+/// base is not sent at all: for a `thin` pack against its base by id (the
+/// client may have it), otherwise to be sent whole. gix is then left only
+/// entries it can copy, and never maps a pack's offsets to ids (which it
+/// does by sorting the pack's whole index once per chunk of entries).
 pub(crate) fn split(
     db: &Db,
     mut counts: Vec<Count>,
     threads: Option<usize>,
-    whole_orphans: bool,
+    thin: bool,
 ) -> Result<(Vec<Count>, Vec<StoredRefDelta>), Fail> {
     let n = threads
         .or_else(|| std::thread::available_parallelism().ok().map(Into::into))
@@ -87,20 +89,17 @@ pub(crate) fn split(
         })
         .collect();
     order.sort_unstable();
-    let mut sent: Vec<(u32, u64)> = Vec::new();
-    if whole_orphans {
-        sent = counts
-            .iter()
-            .filter_map(|c| match &c.entry_pack_location {
-                PackLocation::LookedUp(Some(l)) => Some((l.pack_id, l.pack_offset)),
-                _ => None,
-            })
-            .collect();
-        sent.sort_unstable();
-    }
-    let orphan = |pack: u32, base_offset: u64| {
-        whole_orphans && sent.binary_search(&(pack, base_offset)).is_err()
-    };
+    let mut sent: Vec<(u32, u64)> = counts
+        .iter()
+        .filter_map(|c| match &c.entry_pack_location {
+            PackLocation::LookedUp(Some(l)) => Some((l.pack_id, l.pack_offset)),
+            _ => None,
+        })
+        .collect();
+    sent.sort_unstable();
+    let orphan = |pack: u32, base_offset: u64| sent.binary_search(&(pack, base_offset)).is_err();
+    // Orphans of a thin pack, whose base ids are looked up below.
+    let mut by_offset: Vec<(u32, u64, usize)> = Vec::new();
     let mut taken: std::collections::HashMap<(u32, u64), ObjectId> = Default::default();
     // Per count: not taken out, or taken out with this base (or whole).
     let mut base_of: Vec<Option<Option<ObjectId>>> = vec![None; counts.len()];
@@ -109,7 +108,12 @@ pub(crate) fn split(
             Stored::Ref(base) => Some(Some(base)),
             Stored::Ofs(base_offset) => match taken.get(&(pack, base_offset)) {
                 Some(&base) => Some(Some(base)),
-                None if orphan(pack, base_offset) => Some(None),
+                None if orphan(pack, base_offset) => {
+                    if thin {
+                        by_offset.push((pack, base_offset, i));
+                    }
+                    Some(None)
+                }
                 None => None,
             },
             Stored::Other => None,
@@ -117,6 +121,20 @@ pub(crate) fn split(
         if let Some(base) = base {
             taken.insert((pack, offset), counts[i].id);
             base_of[i] = Some(base);
+        }
+    }
+    drop(sent);
+    by_offset.sort_unstable();
+    for group in by_offset.chunk_by(|a, b| a.0 == b.0) {
+        let pack = group[0].0;
+        let Ok(Some(mut ids)) = db.pack_offsets_and_oid(pack) else {
+            continue;
+        };
+        ids.sort_unstable_by_key(|e| e.0);
+        for &(_, base_offset, i) in group {
+            if let Ok(at) = ids.binary_search_by_key(&base_offset, |e| e.0) {
+                base_of[i] = Some(Some(ids[at].1));
+            }
         }
     }
     let mut out = Vec::with_capacity(taken.len());
