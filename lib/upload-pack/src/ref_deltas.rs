@@ -289,3 +289,81 @@ mod tests {
         assert_eq!(order, vec![2, 6, 3, 5, 4]);
     }
 }
+
+#[cfg(test)]
+mod with_git {
+    use std::path::Path;
+    use std::process::Command;
+
+    use gix_pack::data::output::count::PackLocation;
+    use gix_pack::data::output::Count;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A repository that keeps each push as a pack: the second push is a
+    /// thin pack whose deltas against the first push's objects are stored
+    /// as REF_DELTAs. `split` takes them out, and their entries are the
+    /// stored deltas against the right bases.
+    #[test]
+    fn takes_out_the_ref_deltas_of_pushed_packs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git(d, &["init", "-q", "--bare", "-b", "main", "srv.git"]);
+        let srv = d.join("srv.git");
+        git(&srv, &["config", "receive.unpackLimit", "1"]);
+        git(d, &["init", "-q", "-b", "main", "w"]);
+        let w = d.join("w");
+        let text: String = (0..400)
+            .map(|i| format!("line {i} of the file\n"))
+            .collect();
+        for round in 0..2 {
+            std::fs::write(w.join("f.txt"), format!("{text}round {round}\n")).unwrap();
+            git(&w, &["add", "-A"]);
+            git(&w, &["commit", "-q", "-m", &format!("round {round}")]);
+            git(&w, &["push", "-q", srv.to_str().unwrap(), "main"]);
+        }
+        let repo = gix::open(&srv).unwrap();
+        let db = crate::pack::tests_db(&repo);
+        let ids: Vec<gix::ObjectId> = git(&srv, &["rev-list", "--objects", "--all"])
+            .lines()
+            .map(|l| gix::ObjectId::from_hex(&l.as_bytes()[..40]).unwrap())
+            .collect();
+        let counts: Vec<Count> = ids
+            .iter()
+            .map(|&id| Count {
+                id,
+                entry_pack_location: PackLocation::NotLookedUp,
+            })
+            .collect();
+        let (kept, taken) = super::split(&db, counts, Some(1), false).unwrap();
+        assert_eq!(kept.len() + taken.len(), ids.len());
+        assert!(!taken.is_empty(), "the pushed blob is a REF_DELTA");
+        let old_blob = git(&srv, &["rev-parse", "main~1:f.txt"]);
+        let new_blob = git(&srv, &["rev-parse", "main:f.txt"]);
+        let blob = taken
+            .iter()
+            .find(|t| t.id.to_hex().to_string() == new_blob.trim())
+            .expect("the new blob is taken out");
+        assert_eq!(blob.base.unwrap().to_hex().to_string(), old_blob.trim());
+        let entry = super::entry(&db, blob).unwrap();
+        assert!(matches!(entry.kind, super::Kind::DeltaOid { id } if Some(id) == blob.base));
+        assert!(kept
+            .iter()
+            .all(|c| matches!(c.entry_pack_location, PackLocation::LookedUp(_))));
+    }
+}
