@@ -353,13 +353,13 @@ mod with_git {
         let (kept, taken) = super::split(&db, counts, Some(1), false).unwrap();
         assert_eq!(kept.len() + taken.len(), ids.len());
         assert!(!taken.is_empty(), "the pushed blob is a REF_DELTA");
-        let old_blob = git(&srv, &["rev-parse", "main~1:f.txt"]);
-        let new_blob = git(&srv, &["rev-parse", "main:f.txt"]);
+        let rev = |r: &str| gix::ObjectId::from_hex(git(&srv, &["rev-parse", r]).trim().as_bytes());
+        let (old_blob, new_blob) = (rev("main~1:f.txt").unwrap(), rev("main:f.txt").unwrap());
         let blob = taken
             .iter()
-            .find(|t| t.id.to_hex().to_string() == new_blob.trim())
+            .find(|t| t.id == new_blob)
             .expect("the new blob is taken out");
-        assert_eq!(blob.base.unwrap().to_hex().to_string(), old_blob.trim());
+        assert_eq!(blob.base, Some(old_blob));
         let entry = super::entry(&db, blob).unwrap();
         assert!(matches!(entry.kind, super::Kind::DeltaOid { id } if Some(id) == blob.base));
         assert!(kept
