@@ -1109,3 +1109,40 @@ fn spawn_copy(site: &Site, copy: &std::path::Path, log: &std::fs::File) -> std::
     );
     spawned.unwrap()
 }
+
+#[test]
+fn reader_child_starts_clean_under_its_seccomp_filter() {
+    let site = Site::new();
+    site.default_conf();
+    let _d = Daemon::start(&site);
+    let mut held = site.gotsh_spawn("git-upload-pack '/repo'");
+    let mut stdout = held.stdout.take().unwrap();
+    read_until_flush(&mut stdout);
+    let pids = repo_pids(&text(&site.gotctl("info").stdout));
+    assert_eq!(pids.len(), 1);
+    let pid = pids[0];
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no {key} in {status}"))
+            .to_string()
+    };
+    // One filter, in filter mode; no signal blocked by the spawn.
+    assert_eq!(field("Seccomp:"), "2");
+    assert_eq!(field("Seccomp_filters:"), "1");
+    assert_eq!(field("SigBlk:"), "0000000000000000");
+    // stdin and stdout are /dev/null; the IPC socket is on 3.
+    let link = |fd: i32| {
+        std::fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(link(0), "/dev/null");
+    assert_eq!(link(1), "/dev/null");
+    assert!(link(3).starts_with("socket:"), "fd 3: {}", link(3));
+    drop(held.stdin.take());
+    held.wait().unwrap();
+}
