@@ -25,6 +25,10 @@ pub const BINARY_PROBE: usize = 8000;
 /// Largest blob whose lines are counted.
 pub const SIZE_LIMIT: usize = 16 << 20;
 
+/// Work charged per line interned, in the units of [`Limits::work`] (a
+/// hash table insertion costs about a hundred comparison steps).
+pub const LINE_COST: u64 = 100;
+
 /// Lines inserted and deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LineCounts {
@@ -74,7 +78,8 @@ pub fn line_count(data: &[u8]) -> u64 {
 }
 
 /// Insertions and deletions turning `old` into `new`, within `limits`.
-/// Returns the counts and the work spent.
+/// Returns the counts and the work spent: search steps, plus a byte per
+/// byte and [`LINE_COST`] per line interned.
 pub fn count(old: &[u8], new: &[u8], limits: Limits) -> (LineCounts, u64) {
     if !is_countable(old) || !is_countable(new) {
         return (LineCounts::default(), 0);
@@ -90,6 +95,7 @@ pub fn count(old: &[u8], new: &[u8], limits: Limits) -> (LineCounts, u64) {
     };
     let a = intern(old);
     let b = intern(new);
+    let read = (old.len() + new.len()) as u64 + LINE_COST * (a.len() + b.len()) as u64;
     let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
     let (a, b) = (&a[prefix..], &b[prefix..]);
     let suffix = a
@@ -100,7 +106,6 @@ pub fn count(old: &[u8], new: &[u8], limits: Limits) -> (LineCounts, u64) {
         .count();
     let (a, b) = (&a[..a.len() - suffix], &b[..b.len() - suffix]);
     let (n, m) = (a.len() as u64, b.len() as u64);
-    let read = (old.len() + new.len()) as u64;
     let (d, work) = match edit_distance(a, b, limits) {
         (Some(d), work) => (d as u64, work),
         // Upper bound: everything between prefix and suffix changed.

@@ -24,21 +24,25 @@ use gix::ObjectId;
 use crate::diffstat::{self, Limits, LineCounts, SIZE_LIMIT};
 use crate::summary::{DiffStat, FileAction, FileStat, FILE_LIMIT};
 
+/// Work charged per byte of an object read (inflating, applying deltas).
+pub const READ_COST: u64 = 4;
+
 /// Nesting of directories compared at most.
 pub const DEPTH_LIMIT: usize = 256;
 
-/// Work a push's diffstats may do in all: bytes of blobs and trees read
-/// plus steps of line comparison (see [`Limits::work`]).
+/// Work a push's diffstats may do in all, in the units of
+/// [`Limits::work`] (roughly nanoseconds): [`READ_COST`] per byte of blobs
+/// and trees read, plus what [`diffstat::count`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     pub remaining: u64,
 }
 
 impl Default for Budget {
-    /// About a second of work.
+    /// Well under a second of work on a current machine.
     fn default() -> Self {
         Budget {
-            remaining: 256 << 20,
+            remaining: 512 << 20,
         }
     }
 }
@@ -100,7 +104,7 @@ impl Walk<'_, '_> {
         let Ok(tree) = self.repo.find_tree(id) else {
             return Vec::new();
         };
-        self.budget.spend(tree.data.len() as u64);
+        self.budget.spend(READ_COST * tree.data.len() as u64);
         let Ok(decoded) = tree.decode() else {
             return Vec::new();
         };
@@ -244,10 +248,11 @@ impl Walk<'_, '_> {
             return Some(Vec::new());
         };
         let header = self.repo.find_header(side.id).ok()?;
-        if header.size() > SIZE_LIMIT as u64 || header.size() > self.budget.remaining {
+        if header.size() > SIZE_LIMIT as u64 || READ_COST * header.size() > self.budget.remaining {
             return None;
         }
         let object = self.repo.find_object(side.id).ok()?;
+        self.budget.spend(READ_COST * header.size());
         Some(object.detach().data)
     }
 }

@@ -272,3 +272,29 @@ fn submodules_count_nothing() {
     let s = ours(d, ZERO, &head);
     assert_eq!(listed(&s[0].commits[0]), [('A', "lib".into(), 0, 0)]);
 }
+
+#[test]
+fn a_spent_budget_lists_files_without_counting() {
+    use gotd_notify::treediff::{diffstat, Budget};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    git(d, &["init", "-q", "."]);
+    write(d, "alpha", b"alpha\n");
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-q", "-m", "root"]);
+    write(d, "alpha", b"change alpha\n");
+    git(d, &["commit", "-q", "-a", "-m", "change"]);
+    let head = git(d, &["rev-parse", "HEAD"]);
+    let repo = gix::open(d.join(".git")).unwrap();
+    let commit = repo
+        .find_commit(gix::ObjectId::from_hex(head.as_bytes()).unwrap())
+        .unwrap();
+    let mut budget = Budget::default();
+    let full = diffstat(&repo, &commit, &mut budget).unwrap();
+    assert_eq!(full.total(), (1, 1));
+    assert!(budget.remaining < Budget::default().remaining);
+    let mut spent = Budget { remaining: 1 };
+    let s = diffstat(&repo, &commit, &mut spent).unwrap();
+    assert_eq!(s.files.len(), 1);
+    assert_eq!((s.files[0].path.as_str(), s.total()), ("alpha", (0, 0)));
+}
