@@ -203,6 +203,7 @@ fn write_pack(
         failure: &failure,
         stats: Stats::default(),
         buf: Vec::new(),
+        unpacked: None,
         deflater: Deflater::new(compression),
     };
     let mut writer = output::bytes::FromEntriesIter::new(
@@ -244,6 +245,9 @@ struct SafeEntries<'a, I> {
     failure: &'a RefCell<Option<String>>,
     stats: Stats,
     buf: Vec<u8>,
+    /// The data of the entry being fixed, when `whole` made it a whole
+    /// object and it is not compressed yet.
+    unpacked: Option<Vec<u8>>,
     deflater: Deflater,
 }
 
@@ -256,6 +260,7 @@ impl<I> SafeEntries<'_, I> {
     }
 
     fn fix(&mut self, entry: &mut Entry) -> Result<(), gix::Error> {
+        self.unpacked = None;
         if entry.is_invalid() {
             return Err(self
                 .fail("pack generation failed: an object is missing from the repository".into()));
@@ -290,6 +295,9 @@ impl<I> SafeEntries<'_, I> {
                 .entry(hint.path)
                 .or_default()
                 .insert(hint.ordinal, (self.ids.len(), depth));
+        }
+        if let Some(data) = self.unpacked.take() {
+            entry.compressed_data = self.compress(&data)?;
         }
         if !matches!(entry.kind, Kind::Base(_)) {
             self.stats.deltas += 1;
@@ -353,7 +361,11 @@ impl<I> SafeEntries<'_, I> {
         if candidates.is_empty() {
             return Ok(Some(0));
         }
-        let target = self.load_target(entry)?;
+        let unpacked = self.unpacked.is_some();
+        let target = match self.unpacked.take() {
+            Some(data) => data,
+            None => self.load_target(entry)?,
+        };
         let mut best: Option<(Vec<u8>, Kind, u8)> = None;
         for (base, as_kind, depth) in candidates {
             let Some(base_data) = self.load(base) else {
@@ -373,10 +385,15 @@ impl<I> SafeEntries<'_, I> {
             best = Some((delta, as_kind, depth));
         }
         let Some((delta, as_kind, depth)) = best else {
+            if unpacked {
+                self.unpacked = Some(target);
+            }
             return Ok(Some(0));
         };
         let compressed = self.compress(&delta)?;
-        if compressed.len() >= entry.compressed_data.len() {
+        // A delta is at most half the object; an object made whole here is
+        // not compressed at all unless no delta is found.
+        if !unpacked && compressed.len() >= entry.compressed_data.len() {
             return Ok(Some(0));
         }
         *entry = Entry {
@@ -416,11 +433,16 @@ impl<I> SafeEntries<'_, I> {
         let mut chunk = Vec::with_capacity(batch.len());
         for d in &batch {
             if d.base.is_none() {
-                // Sent whole (and perhaps deltified again) by `fix`.
-                let mut entry = Entry::invalid();
-                entry.id = d.id;
-                self.whole(&mut entry)?;
-                chunk.push(entry);
+                // A delta against a base that is not sent: `fix` sends it
+                // whole (or deltified again).
+                chunk.push(Entry {
+                    id: d.id,
+                    kind: Kind::DeltaOid {
+                        id: ObjectId::null(gix::hash::Kind::Sha1),
+                    },
+                    decompressed_size: 0,
+                    compressed_data: Vec::new(),
+                });
                 continue;
             }
             match ref_deltas::entry(&self.db, d) {
@@ -431,7 +453,9 @@ impl<I> SafeEntries<'_, I> {
         Ok(chunk)
     }
 
-    /// Replaces a delta whose base the client cannot resolve by the object itself.
+    /// Replaces a delta whose base the client cannot resolve by the object
+    /// itself, leaving its data in `unpacked` for `compute_delta` (which
+    /// may find a delta instead) and `fix` (which compresses it).
     fn whole(&mut self, entry: &mut Entry) -> Result<(), gix::Error> {
         let id = entry.id;
         let found = self.db.try_find(&id, &mut self.buf);
@@ -440,12 +464,12 @@ impl<I> SafeEntries<'_, I> {
             _ => return Err(self.fail(format!("object {} not found", id.to_hex()))),
         };
         let (kind, size) = (data.kind, data.data.len());
-        let data = data.data.to_vec();
+        self.unpacked = Some(data.data.to_vec());
         *entry = Entry {
             id,
             kind: Kind::Base(kind),
             decompressed_size: size,
-            compressed_data: self.compress(&data)?,
+            compressed_data: Vec::new(),
         };
         self.stats.recompressed += 1;
         Ok(())
