@@ -127,13 +127,19 @@ pub(crate) fn split(
     by_offset.sort_unstable();
     for group in by_offset.chunk_by(|a, b| a.0 == b.0) {
         let pack = group[0].0;
-        let Ok(Some(mut ids)) = db.pack_offsets_and_oid(pack) else {
+        let Ok(Some(ids)) = db.pack_offsets_and_oid(pack) else {
             continue;
         };
-        ids.sort_unstable_by_key(|e| e.0);
+        // One pass over the pack's index; sorting it would cost more.
+        let mut wanted: std::collections::HashMap<u64, Vec<usize>> = Default::default();
         for &(_, base_offset, i) in group {
-            if let Ok(at) = ids.binary_search_by_key(&base_offset, |e| e.0) {
-                base_of[i] = Some(Some(ids[at].1));
+            wanted.entry(base_offset).or_default().push(i);
+        }
+        for (offset, id) in ids {
+            if let Some(counts) = wanted.get(&offset) {
+                for &i in counts {
+                    base_of[i] = Some(Some(id));
+                }
             }
         }
     }
