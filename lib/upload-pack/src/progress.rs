@@ -8,12 +8,15 @@ use gotd_wire::sideband::{self, Band};
 
 use crate::request::Sideband;
 
-/// Frames pack bytes for the client. Buffers up to one packet.
+/// Frames pack bytes for the client. Buffers up to one packet, built in
+/// place (length, band, data) and written with one call.
 pub(crate) struct PackSink<'a> {
     out: &'a mut dyn Write,
     mode: Sideband,
     progress: bool,
+    /// The packet being filled: `prefix` bytes of header, then data.
     buf: Vec<u8>,
+    prefix: usize,
     max: usize,
     /// Pack bytes handed to the client so far.
     pub written: u64,
@@ -26,11 +29,20 @@ impl<'a> PackSink<'a> {
             Sideband::Small => sideband::MAX_DATA_SMALL,
             Sideband::None => 64 * 1024,
         };
+        // pkt-line length (4 hex digits, filled in when sent) and band.
+        let framed = [b'0', b'0', b'0', b'0', Band::Data as u8];
+        let header: &[u8] = match mode {
+            Sideband::None => &[],
+            _ => &framed,
+        };
+        let mut buf = Vec::with_capacity(header.len() + max);
+        buf.extend_from_slice(header);
         PackSink {
             out,
             mode,
             progress: progress && mode != Sideband::None,
-            buf: Vec::with_capacity(max),
+            buf,
+            prefix: header.len(),
             max,
             written: 0,
         }
@@ -70,20 +82,21 @@ impl<'a> PackSink<'a> {
     }
 
     fn emit_pending(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            let n = self.buf.len();
-            self.emit(n)?;
+        if self.buf.len() > self.prefix {
+            self.emit()?;
         }
         Ok(())
     }
 
-    /// Sends the first `n` buffered bytes.
-    fn emit(&mut self, n: usize) -> io::Result<()> {
-        match self.mode {
-            Sideband::None => self.out.write_all(&self.buf[..n])?,
-            _ => sideband::write_band(&mut self.out, Band::Data, &self.buf[..n])?,
+    /// Sends the buffered data as one packet.
+    fn emit(&mut self) -> io::Result<()> {
+        let n = self.buf.len() - self.prefix;
+        if self.prefix > 0 {
+            let len = format!("{:04x}", self.buf.len());
+            self.buf[..4].copy_from_slice(len.as_bytes());
         }
-        self.buf.drain(..n);
+        self.out.write_all(&self.buf)?;
+        self.buf.truncate(self.prefix);
         self.written += n as u64;
         Ok(())
     }
@@ -91,11 +104,11 @@ impl<'a> PackSink<'a> {
 
 impl Write for PackSink<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let room = self.max - self.buf.len();
+        let room = self.prefix + self.max - self.buf.len();
         let n = data.len().min(room);
         self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == self.max {
-            self.emit(self.max)?;
+        if self.buf.len() == self.prefix + self.max {
+            self.emit()?;
         }
         Ok(n)
     }
@@ -135,6 +148,28 @@ mod tests {
         assert_eq!(s.written, 140_000);
         let p = packets(&out);
         assert_eq!(p, vec![(2, 30), (1, 65515), (1, 65515), (1, 8970), (0, 0)]);
+    }
+
+    /// Counts the calls made to write.
+    struct Calls(Vec<usize>);
+
+    impl Write for Calls {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            self.0.push(data.len());
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn each_data_packet_is_one_write() {
+        let mut out = Calls(Vec::new());
+        let mut s = PackSink::new(&mut out, Sideband::Large, false);
+        s.write_all(&vec![1u8; 140_000]).unwrap();
+        s.finish().unwrap();
+        assert_eq!(out.0, vec![65520, 65520, 8975, 4]);
     }
 
     #[test]
