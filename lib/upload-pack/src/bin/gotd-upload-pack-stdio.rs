@@ -7,6 +7,7 @@
 //! `GOTD_UPLOAD_PACK_TRACE=1` prints phase timings on stderr.
 
 use std::io::{BufWriter, Write};
+use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 use gotd_upload_pack::{serve, Options, Protocol};
@@ -29,7 +30,16 @@ fn main() -> ExitCode {
     };
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
-    let mut output = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    // Standard output itself, not `Stdout`: that is line-buffered and
+    // would split every pack packet at its last newline byte.
+    let stdout = match std::io::stdout().as_fd().try_clone_to_owned() {
+        Ok(fd) => std::fs::File::from(fd),
+        Err(e) => {
+            eprintln!("gotd-upload-pack-stdio: standard output: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut output = BufWriter::with_capacity(64 * 1024, stdout);
     let result = serve(repo.as_ref(), &mut input, &mut output, &opts);
     let _ = output.flush();
     match result {
