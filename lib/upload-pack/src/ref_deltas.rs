@@ -50,13 +50,16 @@ pub(crate) fn split(
     threads: Option<usize>,
     thin: bool,
 ) -> Result<(Vec<Count>, Vec<StoredRefDelta>), Fail> {
-    let n = threads
-        .or_else(|| std::thread::available_parallelism().ok().map(Into::into))
-        .unwrap_or(1)
-        .max(1);
-    let stored: Vec<Stored> = if n == 1 || counts.len() < PARALLEL_FROM {
+    let n = || {
+        threads
+            .or_else(|| std::thread::available_parallelism().ok().map(Into::into))
+            .unwrap_or(1)
+            .max(1)
+    };
+    let stored: Vec<Stored> = if counts.len() < PARALLEL_FROM || n() == 1 {
         locate(db, &mut counts)?
     } else {
+        let n = n();
         let size = counts.len().div_ceil(n);
         std::thread::scope(|s| {
             let handles: Vec<_> = counts
