@@ -101,6 +101,52 @@ fn ewah(data: &[u8], max_bits: usize) -> Option<(Bits, usize)> {
     Some((dense, words_end + 4))
 }
 
+/// The `.idx` positions in pack order from the pack's reverse index
+/// (`pack-*.rev`, as git writes it beside a bitmap): `RIDX`, version 1,
+/// hash id 1, one big-endian u32 per object, the pack's checksum, the
+/// file's checksum. `None` unless it matches the index and really is in
+/// ascending offset order (checked in one pass: cheaper than sorting).
+fn pack_order(index: &gix_pack::index::File, rev: &[u8]) -> Option<Vec<u32>> {
+    let n = index.num_objects() as usize;
+    let table = rev.get(12..12 + 4 * n)?;
+    if rev.get(..12)? != b"RIDX\0\0\0\x01\0\0\0\x01"
+        || rev.len() != 12 + 4 * n + 40
+        || rev.get(12 + 4 * n..12 + 4 * n + 20)? != index.pack_checksum().as_slice()
+    {
+        return None;
+    }
+    let order: Vec<u32> = table
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes(c.try_into().expect("4 bytes")))
+        .collect();
+    let mut last = None;
+    for &i in &order {
+        if i as usize >= n {
+            return None;
+        }
+        let offset = index.pack_offset_at_index(i);
+        if last.is_some_and(|l| l >= offset) {
+            return None;
+        }
+        last = Some(offset);
+    }
+    Some(order)
+}
+
+/// The bytes one EWAH bitmap at `data` takes, without decoding it (its
+/// words are checked when it is used).
+fn ewah_len(data: &[u8], max_bits: usize) -> Option<usize> {
+    let u32_at = |o: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(data.get(o..o + 4)?.try_into().ok()?))
+    };
+    if u32_at(0)? as usize > max_bits.div_ceil(64) * 64 {
+        return None;
+    }
+    let words_end = 8usize.checked_add((u32_at(4)? as usize).checked_mul(8)?)?;
+    u32_at(words_end)?;
+    Some(words_end + 4)
+}
+
 fn test(bits: &Bits, pos: usize) -> bool {
     bits[pos / 64] & (1u64 << (pos % 64)) != 0
 }
@@ -128,10 +174,16 @@ impl PackBitmap {
         let index =
             gix_pack::index::File::at(path.with_extension("idx"), gix::hash::Kind::Sha1).ok()?;
         let pack_len = std::fs::metadata(path.with_extension("pack")).ok()?.len();
-        Self::parse(index, data, pack_len)
+        let rev = std::fs::read(path.with_extension("rev")).ok();
+        Self::parse(index, data, pack_len, rev.as_deref())
     }
 
-    fn parse(index: gix_pack::index::File, data: Vec<u8>, pack_len: u64) -> Option<PackBitmap> {
+    fn parse(
+        index: gix_pack::index::File,
+        data: Vec<u8>,
+        pack_len: u64,
+        rev: Option<&[u8]>,
+    ) -> Option<PackBitmap> {
         if data.get(0..4)? != b"BITM" || data.get(4..6)? != [0, 1] {
             return None;
         }
@@ -147,8 +199,14 @@ impl PackBitmap {
             types.push(bits);
             at += used;
         }
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        order.sort_unstable_by_key(|&i| index.pack_offset_at_index(i));
+        let order = match rev.and_then(|r| pack_order(&index, r)) {
+            Some(order) => order,
+            None => {
+                let mut order: Vec<u32> = (0..n as u32).collect();
+                order.sort_unstable_by_key(|&i| index.pack_offset_at_index(i));
+                order
+            }
+        };
         let mut idx_to_pack = vec![0u32; n];
         for (pack_pos, &idx_pos) in order.iter().enumerate() {
             idx_to_pack[idx_pos as usize] = pack_pos as u32;
@@ -162,7 +220,7 @@ impl PackBitmap {
                 return None;
             }
             at += 6;
-            let (_, used) = ewah(data.get(at..)?, n)?;
+            let used = ewah_len(data.get(at..)?, n)?;
             entries.insert(index.oid_at_index(idx_pos).to_owned(), e);
             entry_list.push((at, xor));
             at += used;
@@ -383,9 +441,14 @@ impl PackBitmap {
                 == self.idx_to_pack.len()
     }
 
-    /// The index of the bitmapped pack.
-    pub fn index(&self) -> &gix_pack::index::File {
-        &self.index
+    /// The bitmapped pack, ready to be streamed whole.
+    pub fn stored_pack(&self) -> Option<crate::reuse::StoredPack> {
+        let offsets = self
+            .pack_to_idx
+            .iter()
+            .map(|&i| self.index.pack_offset_at_index(i))
+            .collect();
+        crate::reuse::StoredPack::open_with_offsets(&self.index, offsets)
     }
 
     /// Whether `id` is in the reachable set.
@@ -467,6 +530,46 @@ mod with_git {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// git's reverse index gives the pack order; one that is not in
+    /// ascending offset order, or belongs to another pack, is refused.
+    #[test]
+    fn reads_git_reverse_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main", "r"]);
+        let r = d.join("r");
+        for i in 0..3 {
+            std::fs::write(r.join(format!("f{i}")), format!("{i}\n")).unwrap();
+            git(&r, &["add", "-A"]);
+            git(&r, &["commit", "-q", "-m", &format!("c{i}")]);
+        }
+        git(
+            &r,
+            &["-c", "pack.writeReverseIndex=true", "repack", "-adbq"],
+        );
+        let pack_dir = r.join(".git/objects/pack");
+        let rev_path = std::fs::read_dir(&pack_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "rev"))
+            .expect("git wrote a reverse index");
+        let index =
+            gix_pack::index::File::at(rev_path.with_extension("idx"), gix::hash::Kind::Sha1)
+                .unwrap();
+        let rev = std::fs::read(&rev_path).unwrap();
+        let mut sorted: Vec<u32> = (0..index.num_objects()).collect();
+        sorted.sort_by_key(|&i| index.pack_offset_at_index(i));
+        assert_eq!(super::pack_order(&index, &rev), Some(sorted));
+        let mut swapped = rev.clone();
+        swapped.copy_within(12..16, 16);
+        swapped[12..16].copy_from_slice(&rev[16..20]);
+        assert_eq!(super::pack_order(&index, &swapped), None);
+        let mut other = rev.clone();
+        other[12 + 4 * index.num_objects() as usize] ^= 1;
+        assert_eq!(super::pack_order(&index, &other), None);
     }
 
     /// The bitmap git writes is found, parsed and gives the same closure

@@ -280,7 +280,7 @@ fn with_bitmap(
     }
     let commits = reach.commits;
     let whole_pack = (req.caps.ofs_delta && bitmap.covers_whole_pack(&reach))
-        .then(|| StoredPack::open(bitmap.index()))
+        .then(|| bitmap.stored_pack())
         .flatten();
     let counts = match whole_pack {
         Some(_) => Vec::new(),

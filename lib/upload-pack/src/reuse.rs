@@ -61,10 +61,18 @@ impl StoredPack {
     /// its index (a different object count or trailer) or is not a
     /// version 2 pack.
     pub fn open(index: &gix_pack::index::File) -> Option<StoredPack> {
+        Self::open_with_offsets(index, index.sorted_offsets())
+    }
+
+    /// [`StoredPack::open`] when the entry offsets, in ascending order,
+    /// are already known.
+    pub fn open_with_offsets(
+        index: &gix_pack::index::File,
+        offsets: Vec<u64>,
+    ) -> Option<StoredPack> {
         let file = File::open(index.path().with_extension("pack")).ok()?;
         let len = file.metadata().ok()?.len();
         let objects = index.num_objects();
-        let offsets = index.sorted_offsets();
         Self::check(
             file,
             len,
@@ -98,7 +106,10 @@ impl StoredPack {
             return None;
         }
         let in_range = |o: &u64| (HEADER..len - TRAILER).contains(o);
-        if !offsets.first().is_none_or(in_range) || !offsets.last().is_none_or(in_range) {
+        if !offsets.first().is_none_or(in_range)
+            || !offsets.last().is_none_or(in_range)
+            || !offsets.is_sorted()
+        {
             return None;
         }
         Some(StoredPack {
