@@ -128,21 +128,24 @@ pub(crate) fn split(
     }
     drop(sent);
     by_offset.sort_unstable();
+    let objects_dir = db.store_ref().path().to_owned();
     for group in by_offset.chunk_by(|a, b| a.0 == b.0) {
-        let pack = group[0].0;
-        let Ok(Some(ids)) = db.pack_offsets_and_oid(pack) else {
+        // An object known to be in this pack identifies its index.
+        let (_, _, probe) = group[0];
+        let PackLocation::LookedUp(Some(location)) = &counts[probe].entry_pack_location else {
             continue;
         };
-        // One pass over the pack's index; sorting it would cost more.
-        let mut wanted: std::collections::HashMap<u64, Vec<usize>> = Default::default();
-        for &(_, base_offset, i) in group {
-            wanted.entry(base_offset).or_default().push(i);
-        }
-        for (offset, id) in ids {
-            if let Some(counts) = wanted.get(&offset) {
-                for &i in counts {
-                    base_of[i] = Some(Some(id));
-                }
+        let Some(index) = pack_index(&objects_dir, &counts[probe].id, location.pack_offset) else {
+            continue;
+        };
+        // One pass over the index for the few offsets wanted.
+        let mut wanted: Vec<(u64, usize)> = group.iter().map(|&(_, o, i)| (o, i)).collect();
+        wanted.sort_unstable();
+        for at in 0..index.num_objects() {
+            let offset = index.pack_offset_at_index(at);
+            let first = wanted.partition_point(|w| w.0 < offset);
+            for &(_, i) in wanted[first..].iter().take_while(|w| w.0 == offset) {
+                base_of[i] = Some(Some(index.oid_at_index(at).to_owned()));
             }
         }
     }
@@ -164,6 +167,24 @@ pub(crate) fn split(
         .filter_map(|(c, b)| b.is_none().then_some(c))
         .collect();
     Ok((kept, out))
+}
+
+/// The index of the pack in `objects_dir` that holds `id` at `offset`.
+fn pack_index(
+    objects_dir: &std::path::Path,
+    id: &ObjectId,
+    offset: u64,
+) -> Option<gix_pack::index::File> {
+    let dir = std::fs::read_dir(objects_dir.join("pack")).ok()?;
+    dir.flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+        .filter_map(|p| gix_pack::index::File::at(p, gix::hash::Kind::Sha1).ok())
+        .find(|index| {
+            index
+                .lookup(id)
+                .is_some_and(|at| index.pack_offset_at_index(at) == offset)
+        })
 }
 
 /// How an object is stored, as far as taking it out matters.
@@ -374,5 +395,67 @@ mod with_git {
         assert!(kept
             .iter()
             .all(|c| matches!(c.entry_pack_location, PackLocation::LookedUp(_))));
+    }
+
+    /// In a thin pack, a stored OFS_DELTA whose base is not sent is taken
+    /// out with its base's id (found in the pack's index), and the stored
+    /// delta rebuilds the object from that base.
+    #[test]
+    fn thin_orphans_get_their_base_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main", "r"]);
+        let r = d.join("r");
+        let text: String = (0..300)
+            .map(|i| format!("line {i} of the file\n"))
+            .collect();
+        for round in 0..4 {
+            std::fs::write(r.join("f.txt"), format!("{text}round {round}\n")).unwrap();
+            git(&r, &["add", "-A"]);
+            git(&r, &["commit", "-q", "-m", &format!("round {round}")]);
+        }
+        git(&r, &["repack", "-adfq"]);
+        let repo = gix::open(&r).unwrap();
+        let db = crate::pack::tests_db(&repo);
+        let rev = |x: &str| gix::ObjectId::from_hex(git(&r, &["rev-parse", x]).trim().as_bytes());
+        let blobs: Vec<gix::ObjectId> = (0..4)
+            .map(|k| rev(&format!("main~{k}:f.txt")).unwrap())
+            .collect();
+        // Each version alone: the stored deltas among them lose their base.
+        let mut found = 0;
+        for &blob in &blobs {
+            let counts = vec![Count {
+                id: blob,
+                entry_pack_location: PackLocation::NotLookedUp,
+            }];
+            let (_, taken) = super::split(&db, counts, Some(1), true).unwrap();
+            let Some(t) = taken.first() else { continue };
+            found += 1;
+            let base = t.base.expect("base found by offset");
+            assert!(blobs.contains(&base) && base != blob);
+            let entry = super::entry(&db, t).unwrap();
+            let mut delta = vec![0u8; entry.decompressed_size];
+            gix::zlib::Inflate::default()
+                .once(&entry.compressed_data, &mut delta)
+                .unwrap();
+            let (mut b1, mut b2) = (Vec::new(), Vec::new());
+            use gix_pack::Find;
+            let base_data = db
+                .try_find(&base, &mut b1)
+                .unwrap()
+                .unwrap()
+                .0
+                .data
+                .to_vec();
+            let target = db
+                .try_find(&blob, &mut b2)
+                .unwrap()
+                .unwrap()
+                .0
+                .data
+                .to_vec();
+            assert_eq!(gotd_delta::apply(&base_data, &delta).unwrap(), target);
+        }
+        assert!(found > 0, "some version is stored as a delta");
     }
 }
