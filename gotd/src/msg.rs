@@ -1,7 +1,8 @@
 //! Messages between the parent and a repo child over the child's fd 3.
 //!
-//! Sequence: child → [`ToParent::Ready`]; parent → [`ToChild::Serve`] with
-//! the client's input and output descriptors attached; child serves,
+//! Sequence: parent → [`ToChild::Serve`] with the client's input and output
+//! descriptors attached, sent right after the spawn; child, once
+//! sandboxed → [`ToParent::Ready`], then reads the request; child serves,
 //! sending [`ToParent::Active`] while bytes flow, then
 //! → [`ToParent::Finished`]; a writer whose request asked for
 //! notifications then sends → [`ToParent::Notifications`] (after the

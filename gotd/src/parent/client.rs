@@ -349,6 +349,21 @@ async fn run_child(
     // A writer asked for notifications sends them after a successful push.
     let notes = request.notify.is_some();
     let mut shutdown = state.borrow().shutdown.subscribe();
+    // The request goes out at once, without waiting for READY: it waits in
+    // the socket until the child, sandboxed, reads it. That keeps a round
+    // trip through the parent off every connection's start.
+    let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
+    if let Err(e) = child_ch.send(&ToChild::Serve(request), &borrowed).await {
+        log_warn!("repo child {pid}: sending request: {e}");
+        return Some(Outcome::Failed(Reply::Error {
+            message: "repository process failed to start".into(),
+            client_told: false,
+        }));
+    }
+    // The socket holds copies for the child now; ours must go so the
+    // client sees end of file when the child is done.
+    drop(borrowed);
+    drop(fds);
     match timeout(CHILD_READY_DEADLINE, child_ch.recv::<ToParent>()).await {
         Ok(Ok(Some(ToParent::Ready { sandbox }))) => {
             log_info!("repo child {pid}: sandbox: {}", sandbox.join(", "));
@@ -364,18 +379,6 @@ async fn run_child(
             }));
         }
     }
-    let borrowed: Vec<_> = fds.iter().map(|f| f.as_fd()).collect();
-    if let Err(e) = child_ch.send(&ToChild::Serve(request), &borrowed).await {
-        log_warn!("repo child {pid}: sending request: {e}");
-        return Some(Outcome::Failed(Reply::Error {
-            message: "repository process failed to start".into(),
-            client_told: false,
-        }));
-    }
-    // The child has its own copies now; ours must go so the client sees
-    // end of file when the child is done.
-    drop(borrowed);
-    drop(fds);
     // The request timeout measures idleness: the child reports activity
     // while bytes flow (at most once per interval), and each report re-arms
     // it. The interval is added so that steady traffic never times out.
