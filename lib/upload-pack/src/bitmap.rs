@@ -106,7 +106,7 @@ fn ewah(data: &[u8], max_bits: usize) -> Option<(Bits, usize)> {
 /// hash id 1, one big-endian u32 per object, the pack's checksum, the
 /// file's checksum. `None` unless it matches the index and really is in
 /// ascending offset order (checked in one pass: cheaper than sorting).
-fn pack_order(index: &gix_pack::index::File, rev: &[u8]) -> Option<Vec<u32>> {
+pub(crate) fn pack_order(index: &gix_pack::index::File, rev: &[u8]) -> Option<Vec<u32>> {
     let n = index.num_objects() as usize;
     let table = rev.get(12..12 + 4 * n)?;
     if rev.get(..12)? != b"RIDX\0\0\0\x01\0\0\0\x01"

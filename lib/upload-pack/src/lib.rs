@@ -29,6 +29,7 @@ mod advertise;
 mod bitmap;
 mod deflate;
 mod failure;
+mod locator;
 mod objects;
 mod pack;
 mod progress;

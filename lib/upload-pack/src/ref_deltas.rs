@@ -20,6 +20,7 @@ use gix_pack::data::output::count::PackLocation;
 use gix_pack::data::output::{entry::Kind, Count, Entry};
 use gix_pack::Find;
 
+use crate::locator::Locator;
 use crate::objects::Db;
 use crate::Fail;
 
@@ -56,8 +57,11 @@ pub(crate) fn split(
             .unwrap_or(1)
             .max(1)
     };
+    let objects_dir = db.store_ref().path().to_owned();
+    let locator = Locator::new(db, &objects_dir, counts.len());
+    let locator = locator.as_ref();
     let stored: Vec<Stored> = if counts.len() < PARALLEL_FROM || n() == 1 {
-        locate(db, &mut counts)?
+        locate(db, locator, &mut counts)?
     } else {
         let n = n();
         let size = counts.len().div_ceil(n);
@@ -66,7 +70,7 @@ pub(crate) fn split(
                 .chunks_mut(size)
                 .map(|chunk| {
                     let db = db.clone();
-                    s.spawn(move || locate(&db, chunk))
+                    s.spawn(move || locate(&db, locator, chunk))
                 })
                 .collect();
             let mut all = Vec::new();
@@ -128,7 +132,6 @@ pub(crate) fn split(
     }
     drop(sent);
     by_offset.sort_unstable();
-    let objects_dir = db.store_ref().path().to_owned();
     for group in by_offset.chunk_by(|a, b| a.0 == b.0) {
         // An object known to be in this pack identifies its index.
         let (_, _, probe) = group[0];
@@ -198,7 +201,7 @@ enum Stored {
 }
 
 /// Looks up where each object is stored (as gix would) and how.
-fn locate(db: &Db, counts: &mut [Count]) -> Result<Vec<Stored>, Fail> {
+fn locate(db: &Db, locator: Option<&Locator>, counts: &mut [Count]) -> Result<Vec<Stored>, Fail> {
     let mut buf = Vec::new();
     let mut out = Vec::with_capacity(counts.len());
     for count in counts {
@@ -206,9 +209,12 @@ fn locate(db: &Db, counts: &mut [Count]) -> Result<Vec<Stored>, Fail> {
             out.push(Stored::Other);
             continue;
         }
-        let location = db
-            .location_by_oid(&count.id, &mut buf)
-            .map_err(|e| Fail::internal("locating objects", e))?;
+        let location = match locator.and_then(|l| l.locate(&count.id)) {
+            Some(location) => Some(location),
+            None => db
+                .location_by_oid(&count.id, &mut buf)
+                .map_err(|e| Fail::internal("locating objects", e))?,
+        };
         out.push(location.as_ref().map_or(Stored::Other, |l| stored(db, l)));
         count.entry_pack_location = PackLocation::LookedUp(location);
     }
