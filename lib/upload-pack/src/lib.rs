@@ -16,8 +16,8 @@
 //!   for clones of bitmapped packs);
 //! * `pack`: the pack (delta reuse, safe thin bases, computed deltas),
 //!   compressing new entries with `deflate`, stored REF_DELTAs reused
-//!   through `ref_deltas`; or `reuse`: a stored pack
-//!   that is exactly the answer, streamed unchanged;
+//!   through `ref_deltas` (objects found with `locator`); or `reuse`: a
+//!   stored pack that is exactly the answer, streamed unchanged;
 //! * `progress`: side-band framing and progress lines.
 
 use std::io::{Read, Write};
