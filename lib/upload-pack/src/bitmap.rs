@@ -460,6 +460,82 @@ impl PackBitmap {
     }
 }
 
+/// What a fetching client has, from the bitmaps of its common commits,
+/// and where the bitmapped pack's entries are: a thin pack may send any
+/// stored delta whose base is in the client's set, and the pack's order
+/// gives entry sizes and base ids without inflating anything.
+pub(crate) struct ClientBitmap {
+    bitmap: PackBitmap,
+    haves: Reachable,
+    /// The object store's id for the bitmapped pack.
+    pack_id: u32,
+}
+
+impl ClientBitmap {
+    /// The repository's bitmap and everything reachable from `haves`
+    /// (commits the client has, in a repository that is not shallow for
+    /// it); `None` without a usable bitmap.
+    pub fn new(
+        repo: &gix::Repository,
+        db: &crate::objects::Db,
+        haves: &[ObjectId],
+    ) -> Result<Option<ClientBitmap>, Fail> {
+        let Some(bitmap) = PackBitmap::open(repo.objects.store_ref().path()) else {
+            return Ok(None);
+        };
+        let Some(&first) = bitmap.pack_to_idx.first() else {
+            return Ok(None);
+        };
+        let id = bitmap.index.oid_at_index(first).to_owned();
+        let offset = bitmap.index.pack_offset_at_index(first);
+        let Some(pack_id) = bitmap.store_pack_id(db, &id, offset) else {
+            return Ok(None);
+        };
+        Ok(bitmap
+            .reachable(repo, haves, &[])?
+            .map(|haves| ClientBitmap {
+                bitmap,
+                haves,
+                pack_id,
+            }))
+    }
+
+    /// Whether the client has `id`.
+    pub fn has(&self, id: &ObjectId) -> bool {
+        self.bitmap.contains(&self.haves, id)
+    }
+
+    /// Where `id` is stored, if in the bitmapped pack.
+    pub fn locate(&self, id: &ObjectId) -> Option<Location> {
+        let b = &self.bitmap;
+        let idx = b.index.lookup(id)?;
+        let pos = *b.idx_to_pack.get(idx as usize)? as usize;
+        let offset = b.index.pack_offset_at_index(idx);
+        let end = match b.pack_to_idx.get(pos + 1) {
+            Some(&next) => b.index.pack_offset_at_index(next),
+            None => b.pack_len.checked_sub(20)?,
+        };
+        Some(Location {
+            pack_id: self.pack_id,
+            pack_offset: offset,
+            entry_size: usize::try_from(end.checked_sub(offset)?).ok()?,
+        })
+    }
+
+    /// The id of the entry at `offset` of the store's pack `pack_id`, if
+    /// that is the bitmapped pack and an entry starts there.
+    pub fn id_at(&self, pack_id: u32, offset: u64) -> Option<ObjectId> {
+        if pack_id != self.pack_id {
+            return None;
+        }
+        let b = &self.bitmap;
+        let order = &b.pack_to_idx;
+        let pos = order.partition_point(|&i| b.index.pack_offset_at_index(i) < offset);
+        let &idx = order.get(pos)?;
+        (b.index.pack_offset_at_index(idx) == offset).then(|| b.index.oid_at_index(idx).to_owned())
+    }
+}
+
 /// The result of [`PackBitmap::reachable`].
 pub(crate) struct Reachable {
     bits: Bits,
@@ -602,6 +678,50 @@ mod with_git {
             assert_eq!(bitmap.counts(&reach, &db).len(), expected, "{rev}");
             let commits = git(&r, &["rev-list", "--count", rev]);
             assert_eq!(reach.commits.to_string(), commits.trim(), "{rev}");
+        }
+    }
+
+    /// The client's bitmap: what its haves reach and nothing newer, and
+    /// entry locations and ids by offset as gix sees them.
+    #[test]
+    fn client_bitmap_of_haves() {
+        use gix::ObjectId;
+        use gix_pack::Find;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main", "r"]);
+        let r = d.join("r");
+        for i in 0..6 {
+            std::fs::write(r.join("f"), format!("version {i}\n").repeat(20)).unwrap();
+            git(&r, &["add", "-A"]);
+            git(&r, &["commit", "-q", "-m", &format!("c{i}")]);
+        }
+        git(&r, &["repack", "-adb", "-q"]);
+        let repo = gix::open(&r).unwrap();
+        let db = crate::pack::tests_db(&repo);
+        let have = repo.rev_parse_single("HEAD~3").unwrap().detach();
+        let client = super::ClientBitmap::new(&repo, &db, &[have])
+            .unwrap()
+            .expect("usable bitmap");
+        let old: Vec<ObjectId> = git(&r, &["rev-list", "--objects", "HEAD~3"])
+            .lines()
+            .map(|l| ObjectId::from_hex(&l.as_bytes()[..40]).unwrap())
+            .collect();
+        let all: Vec<ObjectId> = git(&r, &["rev-list", "--objects", "HEAD"])
+            .lines()
+            .map(|l| ObjectId::from_hex(&l.as_bytes()[..40]).unwrap())
+            .collect();
+        for id in &all {
+            assert_eq!(client.has(id), old.contains(id), "{id}");
+            let ours = client.locate(id).expect("in the pack");
+            let theirs = db.location_by_oid(id, &mut Vec::new()).unwrap().unwrap();
+            assert_eq!(
+                (ours.pack_id, ours.pack_offset, ours.entry_size),
+                (theirs.pack_id, theirs.pack_offset, theirs.entry_size)
+            );
+            assert_eq!(client.id_at(ours.pack_id, ours.pack_offset), Some(*id));
+            assert_eq!(client.id_at(ours.pack_id, ours.pack_offset + 1), None);
+            assert_eq!(client.id_at(ours.pack_id + 1, ours.pack_offset), None);
         }
     }
 }

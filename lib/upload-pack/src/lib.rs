@@ -90,10 +90,15 @@ pub fn serve(
     output: &mut dyn Write,
     opts: &Options,
 ) -> Result<(), Error> {
-    let result = open(repo).and_then(|repo| match opts.protocol {
-        Protocol::V2 => v2::serve(&repo, input, output, opts),
-        Protocol::V0 | Protocol::V1 => v0::serve(&repo, input, output, opts),
-    });
+    if opts.trace {
+        let _ = TRACE_START.set(std::time::Instant::now());
+    }
+    let result = open(repo)
+        .inspect(|_| trace(|| "opened".into()))
+        .and_then(|repo| match opts.protocol {
+            Protocol::V2 => v2::serve(&repo, input, output, opts),
+            Protocol::V0 | Protocol::V1 => v0::serve(&repo, input, output, opts),
+        });
     match result {
         Ok(()) => {
             let _ = output.flush();
@@ -107,6 +112,21 @@ pub fn serve(
             let _ = output.flush();
             Err(Error::Client(fail.msg))
         }
+    }
+}
+
+/// When [`serve`] was first called with `trace` on; unset otherwise.
+static TRACE_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// With `trace` on, prints `what` on stderr with the time since [`serve`]
+/// started.
+pub(crate) fn trace(what: impl FnOnce() -> String) {
+    if let Some(start) = TRACE_START.get() {
+        eprintln!(
+            "upload-pack: {} at {:.2} ms",
+            what(),
+            start.elapsed().as_secs_f64() * 1e3
+        );
     }
 }
 

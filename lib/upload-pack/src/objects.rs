@@ -19,7 +19,7 @@ use gix::ObjectId;
 use gix_pack::data::output::count::{self, PackLocation};
 use gix_pack::data::output::Count;
 
-use crate::bitmap::PackBitmap;
+use crate::bitmap::{ClientBitmap, PackBitmap};
 use crate::refs::Refs;
 use crate::reuse::StoredPack;
 use crate::{Fail, FetchRequest};
@@ -63,6 +63,10 @@ pub(crate) struct ObjectSet {
     /// Objects the client has for sure (boundary commits and their trees):
     /// the only bases a thin pack may leave out.
     pub client_has: HashSet<ObjectId>,
+    /// For a thin pack, when the repository has a bitmap: everything the
+    /// client's common commits reach (any of it may be a delta base), and
+    /// where the bitmapped pack's objects are stored.
+    pub client_bitmap: Option<ClientBitmap>,
     /// How many commits are sent.
     pub commits: usize,
     /// Delta-base hints from the paths objects were found at.
@@ -171,6 +175,7 @@ pub(crate) fn enumerate(
             return Ok(ObjectSet {
                 counts,
                 client_has: HashSet::default(),
+                client_bitmap: None,
                 commits,
                 hints: Hints::default(),
                 whole_pack,
@@ -199,6 +204,19 @@ pub(crate) fn enumerate(
     } else {
         HashSet::default()
     };
+    // A shallow client lacks history behind its shallow commits, which
+    // the bitmaps of its haves would include.
+    let client_bitmap = if req.caps.thin_pack
+        && use_bitmaps
+        && !hidden.is_empty()
+        && req.cut.is_none()
+        && req.client_shallow.is_empty()
+    {
+        ClientBitmap::new(repo, db, &hidden)?
+    } else {
+        None
+    };
+    crate::trace(|| format!("client bitmap: {}", client_bitmap.is_some()));
     let mut out = Vec::new();
     let mut hints = Hints::default();
     for id in walked {
@@ -238,6 +256,7 @@ pub(crate) fn enumerate(
     Ok(ObjectSet {
         counts,
         client_has,
+        client_bitmap,
         commits,
         hints,
         whole_pack: None,
@@ -289,6 +308,7 @@ fn with_bitmap(
     Ok(Some(ObjectSet {
         counts,
         client_has: HashSet::default(),
+        client_bitmap: None,
         commits,
         hints: Hints::default(),
         whole_pack,

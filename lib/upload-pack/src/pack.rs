@@ -17,6 +17,7 @@ use gix::ObjectId;
 use gix_pack::data::output::{self, entry::Kind, Entry};
 use gix_pack::Find;
 
+use crate::bitmap::ClientBitmap;
 use crate::deflate::Deflater;
 use crate::failure::io;
 use crate::objects::{self, Db};
@@ -82,15 +83,6 @@ pub(crate) fn send(
     opts: &Options,
     framing: Framing,
 ) -> Result<(), Fail> {
-    let start = std::time::Instant::now();
-    let trace = |what: &str| {
-        if opts.trace {
-            eprintln!(
-                "upload-pack: {what} at {:.3}s",
-                start.elapsed().as_secs_f64()
-            );
-        }
-    };
     let db = db_handle(repo, PACK_CACHE_BYTES);
     let set = match objects::enumerate(repo, &db, req, refs, opts.threads, opts.use_bitmaps) {
         Ok(set) => set,
@@ -103,7 +95,7 @@ pub(crate) fn send(
         }
         Err(fail) => return Err(fail),
     };
-    trace(&format!("enumerated {} objects", set.len()));
+    crate::trace(|| format!("enumerated {} objects", set.len()));
     if framing == Framing::V2 {
         gotd_wire::pkt::write_line(&mut &mut *out, "packfile").map_err(io)?;
     }
@@ -131,7 +123,7 @@ pub(crate) fn send(
                 write_pack(db, workers, set, &mut sink, caps, compression, opts.threads)?
             }
         };
-        trace(&format!("wrote {stats:?}"));
+        crate::trace(|| format!("wrote {stats:?}"));
         sink.progress(&format!("Total {} (delta {})\n", stats.total, stats.deltas))
             .map_err(io)?;
         sink.finish().map_err(io)
@@ -173,7 +165,15 @@ fn write_pack(
     let num =
         u32::try_from(set.counts.len()).map_err(|_| Fail::new("too many objects for one pack"))?;
     let thin_lookups = !set.client_has.is_empty();
-    let (counts, stored_ref_deltas) = ref_deltas::split(&db, set.counts, threads, thin_lookups)?;
+    let client_bitmap = set.client_bitmap.as_ref();
+    let (counts, stored_ref_deltas) =
+        ref_deltas::split(&db, set.counts, threads, thin_lookups, client_bitmap)?;
+    crate::trace(|| {
+        format!(
+            "located; {} stored deltas taken out",
+            stored_ref_deltas.len()
+        )
+    });
     let entries = output::entry::iter_from_counts(
         counts,
         workers,
@@ -194,6 +194,7 @@ fn write_pack(
         pending: ref_deltas::Pending::new(stored_ref_deltas),
         db,
         client_has: &set.client_has,
+        client_bitmap,
         hints: &set.hints,
         sent_by_path: HashMap::new(),
         thin: caps.thin_pack,
@@ -232,6 +233,8 @@ struct SafeEntries<'a, I> {
     pending: ref_deltas::Pending,
     db: Db,
     client_has: &'a HashSet<ObjectId>,
+    /// Everything the client's common commits reach, when known.
+    client_bitmap: Option<&'a ClientBitmap>,
     hints: &'a objects::Hints,
     /// Path number -> walk ordinal -> (index, chain depth) of the entries
     /// sent from that path: the bases tried for other versions.
@@ -283,7 +286,7 @@ impl<I> SafeEntries<'_, I> {
             Kind::DeltaOid { id: base } => match self.index.get(&base) {
                 Some(&i) if self.ofs => entry.kind = Kind::DeltaRef { object_index: i },
                 Some(_) => {}
-                None if self.thin && self.client_has.contains(&base) => {}
+                None if self.thin && self.client_has_base(&base) => {}
                 None => {
                     self.whole(entry)?;
                     chain = self.compute_delta(entry)?;
@@ -404,6 +407,11 @@ impl<I> SafeEntries<'_, I> {
         };
         self.stats.computed += 1;
         Ok(Some(depth))
+    }
+
+    /// Whether the client surely has `base`.
+    fn client_has_base(&self, base: &ObjectId) -> bool {
+        self.client_has.contains(base) || self.client_bitmap.is_some_and(|b| b.has(base))
     }
 
     fn compress(&mut self, data: &[u8]) -> Result<Vec<u8>, gix::Error> {

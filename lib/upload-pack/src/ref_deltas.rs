@@ -20,6 +20,7 @@ use gix_pack::data::output::count::PackLocation;
 use gix_pack::data::output::{entry::Kind, Count, Entry};
 use gix_pack::Find;
 
+use crate::bitmap::ClientBitmap;
 use crate::locator::Locator;
 use crate::objects::Db;
 use crate::Fail;
@@ -50,6 +51,7 @@ pub(crate) fn split(
     mut counts: Vec<Count>,
     threads: Option<usize>,
     thin: bool,
+    client: Option<&ClientBitmap>,
 ) -> Result<(Vec<Count>, Vec<StoredRefDelta>), Fail> {
     let n = || {
         threads
@@ -58,10 +60,15 @@ pub(crate) fn split(
             .max(1)
     };
     let objects_dir = db.store_ref().path().to_owned();
-    let locator = Locator::new(db, &objects_dir, counts.len());
+    // The client's bitmap locates what is in its pack; the locator is for
+    // the rest, when it pays off.
+    let locator = match client {
+        Some(_) => None,
+        None => Locator::new(db, &objects_dir, counts.len()),
+    };
     let locator = locator.as_ref();
     let stored: Vec<Stored> = if counts.len() < PARALLEL_FROM || n() == 1 {
-        locate(db, locator, &mut counts)?
+        locate(db, client, locator, &mut counts)?
     } else {
         let n = n();
         let size = counts.len().div_ceil(n);
@@ -70,7 +77,7 @@ pub(crate) fn split(
                 .chunks_mut(size)
                 .map(|chunk| {
                     let db = db.clone();
-                    s.spawn(move || locate(&db, locator, chunk))
+                    s.spawn(move || locate(&db, client, locator, chunk))
                 })
                 .collect();
             let mut all = Vec::new();
@@ -131,6 +138,15 @@ pub(crate) fn split(
         }
     }
     drop(sent);
+    if let Some(client) = client {
+        by_offset.retain(|&(pack, offset, i)| match client.id_at(pack, offset) {
+            Some(id) => {
+                base_of[i] = Some(Some(id));
+                false
+            }
+            None => true,
+        });
+    }
     by_offset.sort_unstable();
     for group in by_offset.chunk_by(|a, b| a.0 == b.0) {
         // An object known to be in this pack identifies its index.
@@ -201,7 +217,12 @@ enum Stored {
 }
 
 /// Looks up where each object is stored (as gix would) and how.
-fn locate(db: &Db, locator: Option<&Locator>, counts: &mut [Count]) -> Result<Vec<Stored>, Fail> {
+fn locate(
+    db: &Db,
+    client: Option<&ClientBitmap>,
+    locator: Option<&Locator>,
+    counts: &mut [Count],
+) -> Result<Vec<Stored>, Fail> {
     let mut buf = Vec::new();
     let mut out = Vec::with_capacity(counts.len());
     for count in counts {
@@ -209,7 +230,8 @@ fn locate(db: &Db, locator: Option<&Locator>, counts: &mut [Count]) -> Result<Ve
             out.push(Stored::Other);
             continue;
         }
-        let location = match locator.and_then(|l| l.locate(&count.id)) {
+        let found = client.and_then(|c| c.locate(&count.id));
+        let location = match found.or_else(|| locator.and_then(|l| l.locate(&count.id))) {
             Some(location) => Some(location),
             None => db
                 .location_by_oid(&count.id, &mut buf)
@@ -386,7 +408,7 @@ mod with_git {
                 entry_pack_location: PackLocation::NotLookedUp,
             })
             .collect();
-        let (kept, taken) = super::split(&db, counts, Some(1), false).unwrap();
+        let (kept, taken) = super::split(&db, counts, Some(1), false, None).unwrap();
         assert_eq!(kept.len() + taken.len(), ids.len());
         assert!(!taken.is_empty(), "the pushed blob is a REF_DELTA");
         let rev = |r: &str| gix::ObjectId::from_hex(git(&srv, &["rev-parse", r]).trim().as_bytes());
@@ -434,7 +456,7 @@ mod with_git {
                 id: blob,
                 entry_pack_location: PackLocation::NotLookedUp,
             }];
-            let (_, taken) = super::split(&db, counts, Some(1), true).unwrap();
+            let (_, taken) = super::split(&db, counts, Some(1), true, None).unwrap();
             let Some(t) = taken.first() else { continue };
             found += 1;
             let base = t.base.expect("base found by offset");

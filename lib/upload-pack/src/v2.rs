@@ -41,6 +41,7 @@ pub(crate) fn serve(
 
     let mut rd = PktReader::new_v2(input);
     while let Some(cmd) = read_command(&mut rd)? {
+        crate::trace(|| format!("command {}", cmd.name.as_bstr()));
         match cmd.name.as_slice() {
             b"ls-refs" => ls_refs(repo, &cmd.args, output)?,
             b"fetch" => fetch(repo, &cmd.args, output, opts)?,
@@ -185,8 +186,16 @@ fn fetch(
         return Err(Fail::new("expected want"));
     }
     let shallow_info = req.apply_shallow(repo)?;
+    crate::trace(|| {
+        format!(
+            "parsed {} wants, {} common",
+            req.wants.len(),
+            req.common.len()
+        )
+    });
     if !done {
         let ready = crate::ready::ok_to_give_up(repo, &req.wants, &req.common);
+        crate::trace(|| format!("ready: {ready}"));
         let mut out = Vec::new();
         pkt::write_line(&mut out, "acknowledgments").map_err(io)?;
         if req.common.is_empty() {
@@ -217,5 +226,6 @@ fn fetch(
         output.write_all(&out).map_err(io)?;
     }
     let refs = Refs::read(repo)?;
+    crate::trace(|| "refs read".into());
     pack::send(repo, &req, &refs, output, opts, pack::Framing::V2)
 }

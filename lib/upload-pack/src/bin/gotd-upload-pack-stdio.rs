@@ -17,6 +17,9 @@ fn main() -> ExitCode {
         eprintln!("usage: gotd-upload-pack-stdio <repo>");
         return ExitCode::from(2);
     };
+    // As in the daemon's read children: large pack buffers get mappings of
+    // their own, so the peak RSS measured here matches the daemon's.
+    gotd_wire::sys::set_malloc_mmap_threshold(128 * 1024);
     let protocol = std::env::var("GIT_PROTOCOL")
         .map(|v| Protocol::from_git_protocol(&v))
         .unwrap_or_default();
