@@ -34,6 +34,9 @@ use gix_pack::data::output::Count;
 
 use crate::Fail;
 
+/// Commits without a bitmap walked at most to find what a client has.
+const COMMIT_CLOSURE_LIMIT: usize = 5000;
+
 /// A dense bit set over pack positions.
 type Bits = Vec<u64>;
 
@@ -259,6 +262,41 @@ impl PackBitmap {
         Some(bits)
     }
 
+    /// The full bitmap of entry `e`, like [`Self::entry_bits`], with every
+    /// entry of its XOR chain kept in `memo`.
+    fn entry_bits_shared<'m>(
+        &self,
+        e: usize,
+        memo: &'m mut HashMap<usize, Bits>,
+    ) -> Option<&'m Bits> {
+        // The chain down to its first entry or one already decoded.
+        let mut chain = vec![e];
+        loop {
+            let last = *chain.last().expect("not empty");
+            let xor = self.entry_list[last].1 as usize;
+            if memo.contains_key(&last) || xor == 0 {
+                break;
+            }
+            chain.push(last - xor);
+        }
+        let n = self.idx_to_pack.len();
+        while let Some(k) = chain.pop() {
+            if memo.contains_key(&k) {
+                continue;
+            }
+            let (at, xor) = self.entry_list[k];
+            let (mut bits, _) = ewah(&self.data[at..], n)?;
+            if xor > 0 {
+                let base = memo.get(&(k - xor as usize))?;
+                for (w, b) in bits.iter_mut().zip(base) {
+                    *w ^= b;
+                }
+            }
+            memo.insert(k, bits);
+        }
+        memo.get(&e)
+    }
+
     /// Everything reachable from `tips` (commits) and `roots` (trees, blobs
     /// or tag objects, whose targets must also be among the inputs).
     /// Returns `None` if the bitmap turns out unusable.
@@ -371,6 +409,62 @@ impl PackBitmap {
         }))
     }
 
+    /// The bitmaps of the nearest bitmapped commits `tips` reach, and the
+    /// pack's commits on the way there (without their trees). Commits not
+    /// in the pack are walked through. `None` if the bitmap turns out
+    /// unusable or more than [`COMMIT_CLOSURE_LIMIT`] commits lack a bitmap.
+    fn commit_closure(
+        &self,
+        repo: &gix::Repository,
+        tips: &[ObjectId],
+    ) -> Result<Option<Bits>, Fail> {
+        let n = self.idx_to_pack.len();
+        let mut result: Bits = vec![0u64; n.div_ceil(64)];
+        let mut walked = HashSet::default();
+        let mut buf = Vec::new();
+        let mut found = Vec::new();
+        let mut stack: Vec<ObjectId> = tips.to_vec();
+        while let Some(c) = stack.pop() {
+            let pos = self.pos(&c);
+            if pos.is_some_and(|p| test(&result, p)) || !walked.insert(c) {
+                continue;
+            }
+            if let Some(&e) = self.entries.get(&c) {
+                found.push(e);
+                continue;
+            }
+            if walked.len() > COMMIT_CLOSURE_LIMIT {
+                return Ok(None);
+            }
+            if let Some(p) = pos {
+                set(&mut result, p);
+            }
+            let commit = repo
+                .objects
+                .find_commit_iter(&c, &mut buf)
+                .map_err(|_| missing(c))?;
+            for token in commit {
+                match token.map_err(|e| Fail::internal("reading commit", e))? {
+                    gix::objs::commit::ref_iter::Token::Tree { .. } => {}
+                    gix::objs::commit::ref_iter::Token::Parent { id } => stack.push(id),
+                    _ => break,
+                }
+            }
+        }
+        // Entries are XOR-ed with earlier ones in chains that entries
+        // reached from different haves share: each is decoded once.
+        let mut memo: HashMap<usize, Bits> = HashMap::new();
+        for e in found {
+            let Some(bits) = self.entry_bits_shared(e, &mut memo) else {
+                return Ok(None);
+            };
+            for (w, b) in result.iter_mut().zip(bits) {
+                *w |= b;
+            }
+        }
+        Ok(Some(result))
+    }
+
     /// The counts of a reachable set, pack objects in pack order first.
     ///
     /// Pack objects come with their location (entry sizes follow from the
@@ -466,15 +560,19 @@ impl PackBitmap {
 /// gives entry sizes and base ids without inflating anything.
 pub(crate) struct ClientBitmap {
     bitmap: PackBitmap,
-    haves: Reachable,
+    /// Pack positions of objects the client has.
+    haves: Bits,
     /// The object store's id for the bitmapped pack.
     pack_id: u32,
 }
 
 impl ClientBitmap {
-    /// The repository's bitmap and everything reachable from `haves`
-    /// (commits the client has, in a repository that is not shallow for
-    /// it); `None` without a usable bitmap.
+    /// The repository's bitmap and what `haves` (commits the client has,
+    /// in a repository that is not shallow for it) reach: the bitmaps of
+    /// the nearest bitmapped commits, and the commits on the way (their
+    /// trees are not expanded: a subset of what the client has is all a
+    /// thin pack needs, and the walk stays cheap). `None` without a usable
+    /// bitmap.
     pub fn new(
         repo: &gix::Repository,
         db: &crate::objects::Db,
@@ -491,18 +589,19 @@ impl ClientBitmap {
         let Some(pack_id) = bitmap.store_pack_id(db, &id, offset) else {
             return Ok(None);
         };
-        Ok(bitmap
-            .reachable(repo, haves, &[])?
-            .map(|haves| ClientBitmap {
-                bitmap,
-                haves,
-                pack_id,
-            }))
+        let Some(haves) = bitmap.commit_closure(repo, haves)? else {
+            return Ok(None);
+        };
+        Ok(Some(ClientBitmap {
+            bitmap,
+            haves,
+            pack_id,
+        }))
     }
 
     /// Whether the client has `id`.
     pub fn has(&self, id: &ObjectId) -> bool {
-        self.bitmap.contains(&self.haves, id)
+        self.bitmap.pos(id).is_some_and(|p| test(&self.haves, p))
     }
 
     /// Where `id` is stored, if in the bitmapped pack.
@@ -681,7 +780,8 @@ mod with_git {
         }
     }
 
-    /// The client's bitmap: what its haves reach and nothing newer, and
+    /// The client's bitmap: part of what its haves reach (at least the
+    /// commits) and nothing newer, and
     /// entry locations and ids by offset as gix sees them.
     #[test]
     fn client_bitmap_of_haves() {
@@ -711,8 +811,13 @@ mod with_git {
             .lines()
             .map(|l| ObjectId::from_hex(&l.as_bytes()[..40]).unwrap())
             .collect();
+        let old_commits = git(&r, &["rev-list", "HEAD~3"]);
+        for line in old_commits.lines() {
+            assert!(client.has(&ObjectId::from_hex(line.as_bytes()).unwrap()));
+        }
         for id in &all {
-            assert_eq!(client.has(id), old.contains(id), "{id}");
+            // Never more than the client has; at least its commits.
+            assert!(!client.has(id) || old.contains(id), "{id}");
             let ours = client.locate(id).expect("in the pack");
             let theirs = db.location_by_oid(id, &mut Vec::new()).unwrap().unwrap();
             assert_eq!(

@@ -204,6 +204,7 @@ pub(crate) fn enumerate(
     } else {
         HashSet::default()
     };
+    crate::trace(|| format!("walked {} commits and the boundary's trees", walked.len()));
     // A shallow client lacks history behind its shallow commits, which
     // the bitmaps of its haves would include.
     let client_bitmap = if req.caps.thin_pack
