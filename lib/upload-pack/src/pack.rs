@@ -56,6 +56,9 @@ const PACK_CACHE_BYTES: usize = 4 * 1024 * 1024;
 /// and decode only objects that cannot be copied, so a small one will do.
 const WORKER_PACK_CACHE_BYTES: usize = 1024 * 1024;
 
+/// Below this many entries, gix copies them on the calling thread.
+const THREADED_COPY_FROM: usize = 4000;
+
 /// Longest chain of computed deltas.
 const MAX_CHAIN: u8 = 50;
 
@@ -179,7 +182,12 @@ fn write_pack(
         workers,
         Box::new(gix::progress::Discard),
         output::entry::iter_from_counts::Options {
-            thread_limit: threads,
+            // Copying a few hundred entries takes less than starting threads.
+            thread_limit: if (num as usize) < THREADED_COPY_FROM {
+                Some(1)
+            } else {
+                threads
+            },
             mode: output::entry::iter_from_counts::Mode::PackCopyAndBaseObjects,
             allow_thin_pack: false,
             chunk_size: 64,
