@@ -20,6 +20,10 @@ pub enum RepoKind {
     Empty,
     /// The standard tree plus large_file1..3 (see [`large_blobs`]).
     Large,
+    /// The standard tree, then 20 commits editing it and an annotated tag
+    /// `v1.0`, repacked as one pack with a bitmap and a reverse index, as
+    /// `git gc` leaves a repository.
+    Repacked,
 }
 
 /// The standard tree: path → content.
@@ -125,6 +129,29 @@ pub fn create(
             }
             run(&["add", "-A"])?;
             run(&["commit", "-q", "-m", "adding large files"])?;
+        }
+        if kind == RepoKind::Repacked {
+            for i in 0..20 {
+                let alpha: String = (0..=i).map(|k| format!("alpha line {k}\n")).collect();
+                write(work.path(), "alpha", alpha.as_bytes())?;
+                write(
+                    work.path(),
+                    &format!("gamma/file{}", i % 5),
+                    format!("{i}\n").as_bytes(),
+                )?;
+                run(&["add", "-A"])?;
+                run(&["commit", "-q", "-m", &format!("edit {i}")])?;
+            }
+            run(&["tag", "-a", "-m", "release 1.0", "v1.0"])?;
+            run(&[
+                "-c",
+                "pack.writeReverseIndex=true",
+                "repack",
+                "-a",
+                "-d",
+                "-b",
+                "-q",
+            ])?;
         }
         let _ = std::fs::remove_file(path.join("index"));
     }

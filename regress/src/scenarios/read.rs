@@ -37,6 +37,21 @@ fn permit_ro_user(w: &World) -> Vec<String> {
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
+        Scenario {
+            name: "repo_read_repacked",
+            about: "clone of a gc-ed repository gets its stored pack unchanged; push, then fetch from it",
+            skip_if: None,
+            body: Body::Served {
+                setup: Setup {
+                    repo: RepoKind::Repacked,
+                    rules: super::write::permit_rw,
+                    global: none,
+                    extra_repos: none,
+                    start: StartMode::Default,
+                },
+                run: read_repacked,
+            },
+        },
         served(
             "repo_read",
             "git clone of a read-only repository; push refused",
@@ -176,4 +191,45 @@ fn got_clone(ctx: &mut Ctx) -> Result<()> {
         super::ensure_contains(&tree, f)?;
     }
     Ok(())
+}
+
+/// Names of the pack files in `objects/pack` of the git directory `dir`.
+fn pack_names(dir: &std::path::Path) -> Result<Vec<String>> {
+    let mut v: Vec<String> = std::fs::read_dir(dir.join("objects/pack"))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pack"))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+fn read_repacked(ctx: &mut Ctx) -> Result<()> {
+    let stored = pack_names(&ctx.repo)?;
+    ensure(stored.len() == 1, || format!("server packs: {stored:?}"))?;
+    // A clone of everything: the client indexes the very pack the server
+    // stores (a pack's name is its checksum).
+    ctx.clone("a", &[])
+        .context("clone of the repacked repository")?;
+    fsck_clone(ctx, "a")?;
+    let got = pack_names(&ctx.path("a/.git"))?;
+    ensure(got == stored, || {
+        format!("clone received {got:?}, the server stores {stored:?}")
+    })?;
+    ctx.note(format!("the clone received the stored {}", stored[0]));
+    let tag = ctx.git_in("a", &["cat-file", "-t", "v1.0"])?;
+    ensure(tag == "tag", || format!("v1.0 is a {tag}"))?;
+    // A second clone falls behind; the first pushes (a second pack on the
+    // server), and the second fetches: a thin pack against its objects.
+    ctx.clone("b", &[]).context("second clone")?;
+    super::write::commit_n(ctx, "a", "alpha", 3, "after the repack")?;
+    ctx.git_in("a", &["push", "-q", "origin", "main"])?;
+    ctx.git_in("b", &["fetch", "-q", "origin"])?;
+    fsck_clone(ctx, "b")?;
+    let want = ctx.git_in("a", &["rev-parse", "main"])?;
+    let have = ctx.git_in("b", &["rev-parse", "origin/main"])?;
+    ensure(want == have, || format!("fetched {have}, pushed {want}"))?;
+    // A fresh clone now spans two packs and still passes fsck.
+    ctx.clone("c", &[]).context("clone of two packs")?;
+    fsck_clone(ctx, "c")
 }
