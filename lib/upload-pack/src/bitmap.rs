@@ -1,5 +1,6 @@
 //! Reachability bitmaps (`pack-*.bitmap`, as `git repack -b` and `git gc`
-//! write them for bare repositories) for full clones.
+//! write them for bare repositories) for full clones, and what a fetching
+//! client has ([`ClientBitmap`]).
 //!
 //! A bitmap file belongs to one pack. Bit `i` of a bitmap stands for the
 //! `i`-th object of that pack in offset order; a commit's bitmap holds the

@@ -13,7 +13,7 @@
 //! * `ready`: whether negotiation may stop early;
 //! * `shallow`: depth limits and the client's shallow commits;
 //! * `objects`: the exact object set `wants − haves` (with `bitmap`
-//!   for clones of bitmapped packs);
+//!   for clones of bitmapped packs, and for what a thin fetch's client has);
 //! * `pack`: the pack (delta reuse, safe thin bases, computed deltas),
 //!   compressing new entries with `deflate`, stored REF_DELTAs reused
 //!   through `ref_deltas` (objects found with `locator`); or `reuse`: a
