@@ -413,7 +413,8 @@ impl PackBitmap {
     /// The bitmaps of the nearest bitmapped commits `tips` reach, and the
     /// pack's commits on the way there (without their trees). Commits not
     /// in the pack are walked through. `None` if the bitmap turns out
-    /// unusable or more than [`COMMIT_CLOSURE_LIMIT`] commits lack a bitmap.
+    /// unusable, a commit cannot be read, or more than
+    /// [`COMMIT_CLOSURE_LIMIT`] commits lack a bitmap.
     fn commit_closure(
         &self,
         repo: &gix::Repository,
@@ -440,15 +441,17 @@ impl PackBitmap {
             if let Some(p) = pos {
                 set(&mut result, p);
             }
-            let commit = repo
-                .objects
-                .find_commit_iter(&c, &mut buf)
-                .map_err(|_| missing(c))?;
+            // A commit that cannot be read (a repository grafted shallow
+            // itself) leaves the client's set unknown, not the fetch failed.
+            let Ok(commit) = repo.objects.find_commit_iter(&c, &mut buf) else {
+                return Ok(None);
+            };
             for token in commit {
-                match token.map_err(|e| Fail::internal("reading commit", e))? {
-                    gix::objs::commit::ref_iter::Token::Tree { .. } => {}
-                    gix::objs::commit::ref_iter::Token::Parent { id } => stack.push(id),
-                    _ => break,
+                match token {
+                    Ok(gix::objs::commit::ref_iter::Token::Tree { .. }) => {}
+                    Ok(gix::objs::commit::ref_iter::Token::Parent { id }) => stack.push(id),
+                    Ok(_) => break,
+                    Err(_) => return Ok(None),
                 }
             }
         }

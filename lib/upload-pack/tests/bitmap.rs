@@ -205,3 +205,65 @@ fn index_pack(f: &Fixture, pack: &[u8]) {
     child.stdin.take().unwrap().write_all(pack).unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+/// A thin fetch from a bitmapped repository (the client's bitmap decides
+/// which stored deltas may refer to bases the client has): git completes
+/// the thin pack, the result passes `fsck --strict` and has the server's
+/// history; with and without bitmaps, protocols 0 and 2.
+#[rstest]
+#[case(0, true)]
+#[case(2, true)]
+#[case(2, false)]
+fn thin_fetch_from_bitmapped_history(#[case] version: u32, #[case] use_bitmaps: bool) {
+    let f = Fixture::new();
+    f.commits("main", 30);
+    run(
+        &f.srv(),
+        &["repack", "-adb", "-q", "--window=50", "--depth=50"],
+    );
+    let top = f.dir.path();
+    run(
+        top,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            "--no-local",
+            &f.url(),
+            "client.git",
+        ],
+    );
+    let client = top.join("client.git");
+    run(&client, &["update-ref", "refs/heads/main", "main~12"]);
+    run(&client, &["reflog", "expire", "--expire=now", "--all"]);
+    run(&client, &["gc", "-q", "--prune=now"]);
+    let pv = format!("protocol.version={version}");
+    let up = format!("--upload-pack={}", server_bin());
+    let mut fetch = common::git(&client);
+    fetch.args(["-c", &pv, "fetch", "-q", "--no-tags", &up, &f.url()]);
+    fetch.arg("+refs/heads/main:refs/heads/main");
+    if !use_bitmaps {
+        // The stdio server has no switch for bitmaps: without the bitmap
+        // file the boundary trees alone decide.
+        for e in std::fs::read_dir(f.srv().join("objects/pack"))
+            .unwrap()
+            .flatten()
+        {
+            if e.path().extension().is_some_and(|x| x == "bitmap") {
+                std::fs::remove_file(e.path()).unwrap();
+            }
+        }
+    }
+    // The phase trace tells whether the client's bitmap was used.
+    fetch.env("GOTD_UPLOAD_PACK_TRACE", "1");
+    let out = fetch.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let used = format!("client bitmap: {use_bitmaps}");
+    assert!(stderr.contains(&used), "{stderr}");
+    run(&client, &["fsck", "--strict", "--no-dangling"]);
+    assert_eq!(
+        run(&client, &["rev-parse", "main"]),
+        run(&f.srv(), &["rev-parse", "main"])
+    );
+}
