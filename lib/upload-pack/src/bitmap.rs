@@ -692,24 +692,8 @@ mod tests {
 
 #[cfg(test)]
 mod with_git {
-    use std::process::Command;
 
-    fn git(dir: &std::path::Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .current_dir(dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
+    use crate::test_git::git;
 
     /// git's reverse index gives the pack order; one that is not in
     /// ascending offset order, or belongs to another pack, is refused.

@@ -39,6 +39,8 @@ mod refs;
 mod request;
 mod reuse;
 mod shallow;
+#[cfg(test)]
+mod test_git;
 mod v0;
 mod v2;
 

@@ -136,27 +136,10 @@ impl Pack {
 
 #[cfg(test)]
 mod with_git {
-    use std::path::Path;
-    use std::process::Command;
 
     use gix_pack::Find;
 
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .current_dir(dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
+    use crate::test_git::git;
 
     /// A pack per push, with and without reverse indexes: every object is
     /// found where gix finds it (same pack, offset and entry size) or, if

@@ -350,28 +350,11 @@ mod tests {
 
 #[cfg(test)]
 mod with_git {
-    use std::path::Path;
-    use std::process::Command;
 
     use gix_pack::data::output::count::PackLocation;
     use gix_pack::data::output::Count;
 
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .current_dir(dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
+    use crate::test_git::git;
 
     /// A repository that keeps each push as a pack: the second push is a
     /// thin pack whose deltas against the first push's objects are stored
