@@ -516,16 +516,7 @@ fn push_through_the_writer_child() {
     let out = site.git(&["clone", "-q", "x:/repo", "pushed"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let work = site.path("pushed");
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .current_dir(&work)
-            .env("GIT_SSH_COMMAND", site.path("ssh.sh"))
-            .env("GIT_SSH_VARIANT", "ssh")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let git = |args: &[&str]| site.git_in("pushed", args);
     std::fs::write(work.join("file"), "content\n").unwrap();
     assert!(git(&["add", "file"]).status.success());
     assert!(git(&["commit", "-q", "-m", "second"]).status.success());
@@ -992,16 +983,7 @@ fn push_sends_an_http_notification() {
     let out = site.git(&["clone", "-q", "x:/repo", "pushed"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let work = site.path("pushed");
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .current_dir(&work)
-            .env("GIT_SSH_COMMAND", site.path("ssh.sh"))
-            .env("GIT_SSH_VARIANT", "ssh")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let git = |args: &[&str]| site.git_in("pushed", args);
     std::fs::write(work.join("file"), "content\n").unwrap();
     assert!(git(&["add", "file"]).status.success());
     assert!(git(&["commit", "-q", "-m", "on topic"]).status.success());
@@ -1049,17 +1031,7 @@ fn failed_notifications_do_not_fail_the_push() {
     let d = Daemon::start(&site);
     let out = site.git(&["clone", "-q", "x:/repo", "pushed"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let work = site.path("pushed");
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .current_dir(&work)
-            .env("GIT_SSH_COMMAND", site.path("ssh.sh"))
-            .env("GIT_SSH_VARIANT", "ssh")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let git = |args: &[&str]| site.git_in("pushed", args);
     assert!(git(&["commit", "-q", "--allow-empty", "-m", "x"])
         .status
         .success());

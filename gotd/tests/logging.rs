@@ -33,15 +33,8 @@ fn one_line_per_connection_with_result_bytes_and_duration() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = site.gotsh("git-upload-pack '/nosuch'", b"");
     assert!(!out.status.success());
-    let work = site.path("work");
     let git_in = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .current_dir(&work)
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
-            .args(args)
-            .env("GIT_SSH_COMMAND", site.path("ssh.sh"))
-            .output()
-            .unwrap();
+        let out = site.git_in("work", args);
         assert!(out.status.success(), "{}", text(&out.stderr));
     };
     git_in(&["commit", "-q", "--allow-empty", "-m", "second"]);

@@ -182,15 +182,30 @@ impl Site {
 
     /// Runs git with the fake ssh; `url` like `x:/repo`.
     pub fn git(&self, args: &[&str]) -> Output {
-        Command::new("git")
+        self.git_command(self.dir.path())
             .args(args)
-            .current_dir(self.dir.path())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs git with the fake ssh and a fixed identity in `dir` (a clone
+    /// below the site), e.g. to commit and push.
+    pub fn git_in(&self, dir: &str, args: &[&str]) -> Output {
+        self.git_command(&self.path(dir))
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn git_command(&self, dir: &Path) -> Command {
+        let mut c = Command::new("git");
+        c.current_dir(dir)
             .env("GIT_SSH_COMMAND", self.path("ssh.sh"))
             .env("GIT_SSH_VARIANT", "ssh")
             .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+            .stdin(Stdio::null());
+        c
     }
 
     /// Runs gotsh on `command` with `input` on its stdin.
