@@ -693,7 +693,7 @@ mod tests {
 #[cfg(test)]
 mod with_git {
 
-    use crate::test_git::git;
+    use crate::test_git::{git, object_ids};
 
     /// git's reverse index gives the pack order; one that is not in
     /// ascending offset order, or belongs to another pack, is refused.
@@ -791,14 +791,8 @@ mod with_git {
         let client = super::ClientBitmap::new(&repo, &db, &[have])
             .unwrap()
             .expect("usable bitmap");
-        let old: Vec<ObjectId> = git(&r, &["rev-list", "--objects", "HEAD~3"])
-            .lines()
-            .map(|l| ObjectId::from_hex(&l.as_bytes()[..40]).unwrap())
-            .collect();
-        let all: Vec<ObjectId> = git(&r, &["rev-list", "--objects", "HEAD"])
-            .lines()
-            .map(|l| ObjectId::from_hex(&l.as_bytes()[..40]).unwrap())
-            .collect();
+        let old = object_ids(&r, &["HEAD~3"]);
+        let all = object_ids(&r, &["HEAD"]);
         let old_commits = git(&r, &["rev-list", "HEAD~3"]);
         for line in old_commits.lines() {
             assert!(client.has(&ObjectId::from_hex(line.as_bytes()).unwrap()));

@@ -139,7 +139,7 @@ mod with_git {
 
     use gix_pack::Find;
 
-    use crate::test_git::git;
+    use crate::test_git::{object_ids, pushed_as_packs};
 
     /// A pack per push, with and without reverse indexes: every object is
     /// found where gix finds it (same pack, offset and entry size) or, if
@@ -148,19 +148,10 @@ mod with_git {
     fn locates_like_gix() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        git(d, &["init", "-q", "--bare", "-b", "main", "srv.git"]);
-        let srv = d.join("srv.git");
-        git(&srv, &["config", "receive.unpackLimit", "1"]);
-        git(d, &["init", "-q", "-b", "main", "w"]);
-        let w = d.join("w");
         let text: String = (0..200).map(|i| format!("line {i}\n")).collect();
-        for round in 0..4 {
-            std::fs::write(w.join("f.txt"), format!("{text}round {round}\n")).unwrap();
+        let srv = pushed_as_packs(d, 4, &text, |round, w| {
             std::fs::write(w.join(format!("g{round}.txt")), format!("{round}\n")).unwrap();
-            git(&w, &["add", "-A"]);
-            git(&w, &["commit", "-q", "-m", &format!("round {round}")]);
-            git(&w, &["push", "-q", srv.to_str().unwrap(), "main"]);
-        }
+        });
         // Half the packs without a reverse index (as gotd's own pushes
         // leave them): their offsets are sorted instead.
         let mut revs: Vec<_> = std::fs::read_dir(srv.join("objects/pack"))
@@ -175,10 +166,7 @@ mod with_git {
         }
         let repo = gix::open(&srv).unwrap();
         let db = crate::pack::tests_db(&repo);
-        let ids: Vec<gix::ObjectId> = git(&srv, &["rev-list", "--objects", "--all"])
-            .lines()
-            .map(|l| gix::ObjectId::from_hex(&l.as_bytes()[..40]).unwrap())
-            .collect();
+        let ids = object_ids(&srv, &["--all"]);
         let locator = super::Locator::new(&db, &srv.join("objects"), ids.len())
             .expect("every pack identified");
         assert_eq!(locator.packs.len(), 4);

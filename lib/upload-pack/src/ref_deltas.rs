@@ -354,7 +354,7 @@ mod with_git {
     use gix_pack::data::output::count::PackLocation;
     use gix_pack::data::output::Count;
 
-    use crate::test_git::git;
+    use crate::test_git::{git, object_ids, pushed_as_packs};
 
     /// A repository that keeps each push as a pack: the second push is a
     /// thin pack whose deltas against the first push's objects are stored
@@ -364,26 +364,13 @@ mod with_git {
     fn takes_out_the_ref_deltas_of_pushed_packs() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        git(d, &["init", "-q", "--bare", "-b", "main", "srv.git"]);
-        let srv = d.join("srv.git");
-        git(&srv, &["config", "receive.unpackLimit", "1"]);
-        git(d, &["init", "-q", "-b", "main", "w"]);
-        let w = d.join("w");
         let text: String = (0..400)
             .map(|i| format!("line {i} of the file\n"))
             .collect();
-        for round in 0..2 {
-            std::fs::write(w.join("f.txt"), format!("{text}round {round}\n")).unwrap();
-            git(&w, &["add", "-A"]);
-            git(&w, &["commit", "-q", "-m", &format!("round {round}")]);
-            git(&w, &["push", "-q", srv.to_str().unwrap(), "main"]);
-        }
+        let srv = pushed_as_packs(d, 2, &text, |_, _| {});
         let repo = gix::open(&srv).unwrap();
         let db = crate::pack::tests_db(&repo);
-        let ids: Vec<gix::ObjectId> = git(&srv, &["rev-list", "--objects", "--all"])
-            .lines()
-            .map(|l| gix::ObjectId::from_hex(&l.as_bytes()[..40]).unwrap())
-            .collect();
+        let ids = object_ids(&srv, &["--all"]);
         let counts: Vec<Count> = ids
             .iter()
             .map(|&id| Count {

@@ -1,6 +1,6 @@
 //! Running git in unit tests that build real repositories.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Runs git in `dir` with no system or global configuration and a fixed
@@ -20,4 +20,40 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// A bare repository `srv.git` in `dir` that keeps every push as a pack
+/// (`receive.unpackLimit 1`), pushed to `rounds` times from a clone `w`.
+/// Each round rewrites `f.txt` as `text` plus a line naming the round;
+/// `also(round, work_tree)` may change more files before the commit.
+/// Returns the bare repository's path.
+pub fn pushed_as_packs(
+    dir: &Path,
+    rounds: usize,
+    text: &str,
+    also: impl Fn(usize, &Path),
+) -> PathBuf {
+    git(dir, &["init", "-q", "--bare", "-b", "main", "srv.git"]);
+    let srv = dir.join("srv.git");
+    git(&srv, &["config", "receive.unpackLimit", "1"]);
+    git(dir, &["init", "-q", "-b", "main", "w"]);
+    let w = dir.join("w");
+    for round in 0..rounds {
+        std::fs::write(w.join("f.txt"), format!("{text}round {round}\n")).unwrap();
+        also(round, &w);
+        git(&w, &["add", "-A"]);
+        git(&w, &["commit", "-q", "-m", &format!("round {round}")]);
+        git(&w, &["push", "-q", srv.to_str().unwrap(), "main"]);
+    }
+    srv
+}
+
+/// Ids of `git rev-list --objects <revs>` in `repo`.
+pub fn object_ids(repo: &Path, revs: &[&str]) -> Vec<gix::ObjectId> {
+    let mut args = vec!["rev-list", "--objects"];
+    args.extend_from_slice(revs);
+    git(repo, &args)
+        .lines()
+        .map(|l| gix::ObjectId::from_hex(&l.as_bytes()[..40]).unwrap())
+        .collect()
 }
