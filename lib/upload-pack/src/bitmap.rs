@@ -22,8 +22,10 @@
 //! Anything unexpected makes [`PackBitmap::open`] return `None`; the caller
 //! then counts objects the ordinary way.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use gix::hashtable::HashSet;
 use gix::objs::{FindExt, Kind};
@@ -59,20 +61,27 @@ pub(crate) struct PackBitmap {
 
 /// Parses one EWAH bitmap at `data`, returning it densely and the bytes used.
 fn ewah(data: &[u8], max_bits: usize) -> Option<(Bits, usize)> {
+    let mut dense = vec![0u64; max_bits.div_ceil(64)];
+    let used = ewah_xor(data, max_bits, &mut dense)?;
+    Some((dense, used))
+}
+
+/// XORs the EWAH bitmap at `data` into `dense` (of `max_bits` bits),
+/// returning the bytes it takes. Bits past `max_bits` stay clear.
+fn ewah_xor(data: &[u8], max_bits: usize, dense: &mut [u64]) -> Option<usize> {
     let u32_at = |o: usize| -> Option<u32> {
         Some(u32::from_be_bytes(data.get(o..o + 4)?.try_into().ok()?))
     };
     let num_bits = u32_at(0)? as usize;
     let n_words = u32_at(4)? as usize;
     // git rounds entry bitmaps up to whole words.
-    if num_bits > max_bits.div_ceil(64) * 64 {
+    if num_bits > max_bits.div_ceil(64) * 64 || dense.len() != max_bits.div_ceil(64) {
         return None;
     }
     let words_end = 8usize.checked_add(n_words.checked_mul(8)?)?;
     let words = data.get(8..words_end)?;
     u32_at(words_end)?;
     let word = |i: usize| u64::from_be_bytes(words[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-    let mut dense = vec![0u64; max_bits.div_ceil(64)];
     let (mut i, mut pos) = (0usize, 0usize);
     while i < n_words {
         let rlw = word(i);
@@ -84,14 +93,16 @@ fn ewah(data: &[u8], max_bits: usize) -> Option<(Bits, usize)> {
             return None;
         }
         if rlw & 1 == 1 {
-            dense[pos..run_end].fill(!0);
+            for w in &mut dense[pos..run_end] {
+                *w ^= !0;
+            }
         }
         pos = run_end;
         if literals > n_words - i || pos + literals > dense.len() {
             return None;
         }
         for k in 0..literals {
-            dense[pos + k] = word(i + k);
+            dense[pos + k] ^= word(i + k);
         }
         i += literals;
         pos += literals;
@@ -102,7 +113,7 @@ fn ewah(data: &[u8], max_bits: usize) -> Option<(Bits, usize)> {
             *last &= (1u64 << (max_bits % 64)) - 1;
         }
     }
-    Some((dense, words_end + 4))
+    Some(words_end + 4)
 }
 
 /// The `.idx` positions in pack order from the pack's reverse index
@@ -249,72 +260,47 @@ impl PackBitmap {
             .map(|i| self.idx_to_pack[i as usize] as usize)
     }
 
-    /// The full bitmap of entry `e`, XOR chain resolved.
-    fn entry_bits(&self, e: usize) -> Option<Bits> {
+    /// The full bitmap of entry `e`, XOR chain resolved, into `bits`
+    /// (overwritten). An entry is stored XOR-ed with an earlier one, which
+    /// may be stored XOR-ed in turn: the XOR of the whole chain is the
+    /// entry's bitmap.
+    fn entry_bits(&self, mut e: usize, bits: &mut Bits) -> Option<()> {
         let n = self.idx_to_pack.len();
-        let (at, xor) = self.entry_list[e];
-        let (mut bits, _) = ewah(&self.data[at..], n)?;
-        if xor > 0 {
-            let base = self.entry_bits(e - xor as usize)?;
-            for (w, b) in bits.iter_mut().zip(base) {
-                *w ^= b;
-            }
-        }
-        Some(bits)
-    }
-
-    /// The full bitmap of entry `e`, like [`Self::entry_bits`], with every
-    /// entry of its XOR chain kept in `memo`.
-    fn entry_bits_shared<'m>(
-        &self,
-        e: usize,
-        memo: &'m mut HashMap<usize, Bits>,
-    ) -> Option<&'m Bits> {
-        // The chain down to its first entry or one already decoded.
-        let mut chain = vec![e];
+        bits.clear();
+        bits.resize(n.div_ceil(64), 0);
         loop {
-            let last = *chain.last().expect("not empty");
-            let xor = self.entry_list[last].1 as usize;
-            if memo.contains_key(&last) || xor == 0 {
-                break;
+            let (at, xor) = self.entry_list[e];
+            ewah_xor(&self.data[at..], n, bits)?;
+            if xor == 0 {
+                return Some(());
             }
-            chain.push(last - xor);
+            e -= xor as usize;
         }
-        let n = self.idx_to_pack.len();
-        while let Some(k) = chain.pop() {
-            if memo.contains_key(&k) {
-                continue;
-            }
-            let (at, xor) = self.entry_list[k];
-            let (mut bits, _) = ewah(&self.data[at..], n)?;
-            if xor > 0 {
-                let base = memo.get(&(k - xor as usize))?;
-                for (w, b) in bits.iter_mut().zip(base) {
-                    *w ^= b;
-                }
-            }
-            memo.insert(k, bits);
-        }
-        memo.get(&e)
     }
 
     /// Everything reachable from `tips` (commits) and `roots` (trees, blobs
     /// or tag objects, whose targets must also be among the inputs).
-    /// Returns `None` if the bitmap turns out unusable.
+    /// Returns `None` if the bitmap turns out unusable, or if more than
+    /// `max_walk` commits without a bitmap would have to be walked.
     pub fn reachable(
         &self,
         repo: &gix::Repository,
         tips: &[ObjectId],
         roots: &[ObjectId],
+        max_walk: usize,
     ) -> Result<Option<Reachable>, Fail> {
         let n = self.idx_to_pack.len();
         let mut result: Bits = vec![0u64; n.div_ceil(64)];
         let mut extra = Vec::new();
         let mut extra_seen = HashSet::default();
-        let mut extra_commits = 0;
+        let mut extra_commits = Vec::new();
+        let mut walked = 0usize;
         let mut buf = Vec::new();
         let mut expand = Vec::new();
-        let mut stack: Vec<ObjectId> = tips.to_vec();
+        let mut entry = Bits::new();
+        // Clients list haves newest first: the bitmap found below the
+        // newest usually covers all the others.
+        let mut stack: Vec<ObjectId> = tips.iter().rev().copied().collect();
         while let Some(c) = stack.pop() {
             let pos = self.pos(&c);
             match pos {
@@ -323,20 +309,24 @@ impl PackBitmap {
                 _ => {}
             }
             if let Some(&e) = self.entries.get(&c) {
-                let Some(bits) = self.entry_bits(e) else {
+                if self.entry_bits(e, &mut entry).is_none() {
                     return Ok(None);
-                };
-                for (w, b) in result.iter_mut().zip(bits) {
+                }
+                for (w, b) in result.iter_mut().zip(&entry) {
                     *w |= b;
                 }
                 continue;
+            }
+            walked += 1;
+            if walked > max_walk {
+                return Ok(None);
             }
             match pos {
                 Some(p) => set(&mut result, p),
                 None => {
                     extra_seen.insert(c);
                     extra.push(c);
-                    extra_commits += 1;
+                    extra_commits.push(c);
                 }
             }
             let commit = repo
@@ -396,18 +386,43 @@ impl PackBitmap {
                 }
             }
         }
-        let commits = result
-            .iter()
-            .zip(&self.commits)
-            .map(|(r, c)| (r & c).count_ones() as usize)
-            .sum::<usize>()
-            + extra_commits;
+        let commits = self.commits_in(&result) + extra_commits.len();
         Ok(Some(Reachable {
             bits: result,
             extra,
             extra_seen,
+            extra_commits,
             commits,
         }))
+    }
+
+    /// How many of the pack's commits `bits` holds.
+    fn commits_in(&self, bits: &Bits) -> usize {
+        bits.iter()
+            .zip(&self.commits)
+            .map(|(r, c)| (r & c).count_ones() as usize)
+            .sum()
+    }
+
+    /// What `want` reaches and `have` does not.
+    pub fn difference(&self, want: &Reachable, have: &Reachable) -> Reachable {
+        let bits: Bits = want
+            .bits
+            .iter()
+            .zip(&have.bits)
+            .map(|(w, h)| w & !h)
+            .collect();
+        let outside = |id: &&ObjectId| !have.extra_seen.contains(*id);
+        let extra: Vec<ObjectId> = want.extra.iter().filter(outside).copied().collect();
+        let extra_commits: Vec<ObjectId> =
+            want.extra_commits.iter().filter(outside).copied().collect();
+        Reachable {
+            commits: self.commits_in(&bits) + extra_commits.len(),
+            extra_seen: extra.iter().copied().collect(),
+            bits,
+            extra,
+            extra_commits,
+        }
     }
 
     /// The bitmaps of the nearest bitmapped commits `tips` reach, and the
@@ -455,18 +470,41 @@ impl PackBitmap {
                 }
             }
         }
-        // Entries are XOR-ed with earlier ones in chains that entries
-        // reached from different haves share: each is decoded once.
-        let mut memo: HashMap<usize, Bits> = HashMap::new();
+        let mut entry = Bits::new();
         for e in found {
-            let Some(bits) = self.entry_bits_shared(e, &mut memo) else {
+            if self.entry_bits(e, &mut entry).is_none() {
                 return Ok(None);
-            };
-            for (w, b) in result.iter_mut().zip(bits) {
+            }
+            for (w, b) in result.iter_mut().zip(&entry) {
                 *w |= b;
             }
         }
         Ok(Some(result))
+    }
+
+    /// Whether each of `wants` (commits) reaches one of `common` (commits)
+    /// by the bitmaps. `None` if that cannot be told this way: a common
+    /// commit outside the pack, a commit that cannot be read, or too many
+    /// commits without a bitmap.
+    pub fn each_reaches(
+        &self,
+        repo: &gix::Repository,
+        wants: &[ObjectId],
+        common: &HashSet<ObjectId>,
+    ) -> Option<bool> {
+        let positions: Vec<usize> = common.iter().map(|c| self.pos(c)).collect::<Option<_>>()?;
+        for want in wants {
+            if common.contains(want) {
+                continue;
+            }
+            let closure = self
+                .commit_closure(repo, std::slice::from_ref(want))
+                .ok()??;
+            if !positions.iter().any(|&p| test(&closure, p)) {
+                return Some(false);
+            }
+        }
+        Some(true)
     }
 
     /// The counts of a reachable set, pack objects in pack order first.
@@ -558,12 +596,44 @@ impl PackBitmap {
     }
 }
 
+/// The repository's bitmap, opened when first needed and shared by the
+/// steps of one fetch (readiness, enumeration, what a thin pack may
+/// leave out).
+pub(crate) struct SharedBitmap<'r> {
+    repo: &'r gix::Repository,
+    enabled: bool,
+    opened: OnceCell<Option<Arc<PackBitmap>>>,
+}
+
+impl<'r> SharedBitmap<'r> {
+    /// With `enabled` false, [`Self::get`] never finds a bitmap.
+    pub fn new(repo: &'r gix::Repository, enabled: bool) -> Self {
+        SharedBitmap {
+            repo,
+            enabled,
+            opened: OnceCell::new(),
+        }
+    }
+
+    /// The bitmap, if the repository has a usable one.
+    pub fn get(&self) -> Option<&Arc<PackBitmap>> {
+        self.opened
+            .get_or_init(|| {
+                self.enabled
+                    .then(|| PackBitmap::open(self.repo.objects.store_ref().path()))
+                    .flatten()
+                    .map(Arc::new)
+            })
+            .as_ref()
+    }
+}
+
 /// What a fetching client has, from the bitmaps of its common commits,
 /// and where the bitmapped pack's entries are: a thin pack may send any
 /// stored delta whose base is in the client's set, and the pack's order
 /// gives entry sizes and base ids without inflating anything.
 pub(crate) struct ClientBitmap {
-    bitmap: PackBitmap,
+    bitmap: Arc<PackBitmap>,
     /// Pack positions of objects the client has.
     haves: Bits,
     /// The object store's id for the bitmapped pack.
@@ -578,29 +648,41 @@ impl ClientBitmap {
     /// thin pack needs, and the walk stays cheap). `None` without a usable
     /// bitmap.
     pub fn new(
+        bitmap: Arc<PackBitmap>,
         repo: &gix::Repository,
         db: &crate::objects::Db,
         haves: &[ObjectId],
     ) -> Result<Option<ClientBitmap>, Fail> {
-        let Some(bitmap) = PackBitmap::open(repo.objects.store_ref().path()) else {
-            return Ok(None);
-        };
-        let Some(&first) = bitmap.pack_to_idx.first() else {
-            return Ok(None);
-        };
-        let id = bitmap.index.oid_at_index(first).to_owned();
-        let offset = bitmap.index.pack_offset_at_index(first);
-        let Some(pack_id) = bitmap.store_pack_id(db, &id, offset) else {
-            return Ok(None);
-        };
         let Some(haves) = bitmap.commit_closure(repo, haves)? else {
             return Ok(None);
         };
-        Ok(Some(ClientBitmap {
+        Ok(Self::with_haves(bitmap, db, haves))
+    }
+
+    /// The client has exactly `have` (of the pack's objects; it may have
+    /// objects outside the pack too).
+    pub fn of_reachable(
+        bitmap: Arc<PackBitmap>,
+        db: &crate::objects::Db,
+        have: Reachable,
+    ) -> Option<ClientBitmap> {
+        Self::with_haves(bitmap, db, have.bits)
+    }
+
+    fn with_haves(
+        bitmap: Arc<PackBitmap>,
+        db: &crate::objects::Db,
+        haves: Bits,
+    ) -> Option<ClientBitmap> {
+        let &first = bitmap.pack_to_idx.first()?;
+        let id = bitmap.index.oid_at_index(first).to_owned();
+        let offset = bitmap.index.pack_offset_at_index(first);
+        let pack_id = bitmap.store_pack_id(db, &id, offset)?;
+        Some(ClientBitmap {
             bitmap,
             haves,
             pack_id,
-        }))
+        })
     }
 
     /// Whether the client has `id`.
@@ -642,8 +724,11 @@ impl ClientBitmap {
 /// The result of [`PackBitmap::reachable`].
 pub(crate) struct Reachable {
     bits: Bits,
+    /// Objects outside the bitmapped pack (pushed since it was written).
     extra: Vec<ObjectId>,
     extra_seen: HashSet<ObjectId>,
+    /// The commits among `extra`.
+    extra_commits: Vec<ObjectId>,
     /// Number of commits in the set.
     pub commits: usize,
 }
@@ -759,13 +844,87 @@ mod with_git {
         let bitmap = super::PackBitmap::open(&r.join(".git/objects")).expect("usable bitmap");
         for rev in ["HEAD~1", "HEAD", "HEAD~3"] {
             let id = repo.rev_parse_single(rev).unwrap().detach();
-            let reach = bitmap.reachable(&repo, &[id], &[]).unwrap().unwrap();
+            let reach = bitmap
+                .reachable(&repo, &[id], &[], usize::MAX)
+                .unwrap()
+                .unwrap();
             let expected = git(&r, &["rev-list", "--objects", rev]).lines().count();
             let db = crate::pack::tests_db(&repo);
             assert_eq!(bitmap.counts(&reach, &db).len(), expected, "{rev}");
             let commits = git(&r, &["rev-list", "--count", rev]);
             assert_eq!(reach.commits.to_string(), commits.trim(), "{rev}");
         }
+    }
+
+    /// What wants reach minus what haves reach is what `git rev-list
+    /// --objects <want> --not <have>` lists, with commits pushed after the
+    /// bitmapped pack on either side; and readiness follows reachability.
+    #[test]
+    fn difference_and_readiness() {
+        use gix::ObjectId;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main", "r"]);
+        let r = d.join("r");
+        let commit = |i: usize| {
+            std::fs::create_dir_all(r.join(format!("d{}", i % 3))).unwrap();
+            std::fs::write(r.join(format!("d{}/f", i % 3)), format!("{i}\n")).unwrap();
+            std::fs::write(r.join("top"), format!("top {i}\n").repeat(10)).unwrap();
+            git(&r, &["add", "-A"]);
+            git(&r, &["commit", "-q", "-m", &format!("c{i}")]);
+        };
+        for i in 0..8 {
+            commit(i);
+        }
+        git(&r, &["branch", "side", "HEAD~5"]);
+        git(&r, &["repack", "-adb", "-q"]);
+        for i in 8..11 {
+            commit(i);
+        }
+        let repo = gix::open(&r).unwrap();
+        let db = crate::pack::tests_db(&repo);
+        let bitmap = super::PackBitmap::open(&r.join(".git/objects")).expect("usable bitmap");
+        let id = |rev: &str| repo.rev_parse_single(rev).unwrap().detach();
+        for (want, have) in [
+            ("HEAD", "HEAD~4"),
+            ("HEAD~4", "HEAD~6"),
+            ("HEAD", "HEAD~1"),
+            ("side", "HEAD"),
+        ] {
+            let w = bitmap
+                .reachable(&repo, &[id(want)], &[], usize::MAX)
+                .unwrap()
+                .unwrap();
+            let h = bitmap
+                .reachable(&repo, &[id(have)], &[], usize::MAX)
+                .unwrap()
+                .unwrap();
+            let send = bitmap.difference(&w, &h);
+            let mut ours: Vec<ObjectId> = bitmap.counts(&send, &db).iter().map(|c| c.id).collect();
+            ours.sort();
+            let mut expected = object_ids(&r, &[want, &format!("^{have}")]);
+            expected.sort();
+            assert_eq!(ours, expected, "{want} --not {have}");
+            let commits = git(&r, &["rev-list", "--count", want, &format!("^{have}")]);
+            assert_eq!(
+                send.commits.to_string(),
+                commits.trim(),
+                "{want} --not {have}"
+            );
+        }
+        let common: gix::hashtable::HashSet<ObjectId> = [id("HEAD~6")].into_iter().collect();
+        assert_eq!(
+            bitmap.each_reaches(&repo, &[id("HEAD"), id("HEAD~2")], &common),
+            Some(true)
+        );
+        let common: gix::hashtable::HashSet<ObjectId> = [id("HEAD~4")].into_iter().collect();
+        assert_eq!(
+            bitmap.each_reaches(&repo, &[id("HEAD"), id("side")], &common),
+            Some(false)
+        );
+        // A common commit newer than the bitmapped pack: not told this way.
+        let common: gix::hashtable::HashSet<ObjectId> = [id("HEAD~1")].into_iter().collect();
+        assert_eq!(bitmap.each_reaches(&repo, &[id("HEAD")], &common), None);
     }
 
     /// The client's bitmap: part of what its haves reach (at least the
@@ -788,7 +947,8 @@ mod with_git {
         let repo = gix::open(&r).unwrap();
         let db = crate::pack::tests_db(&repo);
         let have = repo.rev_parse_single("HEAD~3").unwrap().detach();
-        let client = super::ClientBitmap::new(&repo, &db, &[have])
+        let bitmap = super::PackBitmap::open(&r.join(".git/objects")).expect("usable bitmap");
+        let client = super::ClientBitmap::new(std::sync::Arc::new(bitmap), &repo, &db, &[have])
             .unwrap()
             .expect("usable bitmap");
         let old = object_ids(&r, &["HEAD~3"]);

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use gix::hashtable::HashSet;
 use gix::objs::{FindExt, Kind};
@@ -19,7 +20,7 @@ use gix::ObjectId;
 use gix_pack::data::output::count::{self, PackLocation};
 use gix_pack::data::output::Count;
 
-use crate::bitmap::{ClientBitmap, PackBitmap};
+use crate::bitmap::{ClientBitmap, PackBitmap, Reachable, SharedBitmap};
 use crate::refs::Refs;
 use crate::reuse::StoredPack;
 use crate::{Fail, FetchRequest};
@@ -92,7 +93,7 @@ pub(crate) fn enumerate(
     req: &FetchRequest,
     refs: &Refs,
     threads: Option<usize>,
-    use_bitmaps: bool,
+    bitmap: &SharedBitmap<'_>,
 ) -> Result<ObjectSet, Fail> {
     let mut tips = Vec::new();
     let mut roots = Vec::new();
@@ -112,8 +113,21 @@ pub(crate) fn enumerate(
         }
     }
 
-    if hidden.is_empty() && use_bitmaps && req.cut.is_none() {
-        if let Some(set) = with_bitmap(repo, db, req, refs, &tips, &roots, &tags)? {
+    let wanted = Wanted {
+        tips: &tips,
+        roots: &roots,
+        tags: &tags,
+    };
+    if let (true, true, Some(bitmap)) = (hidden.is_empty(), req.cut.is_none(), bitmap.get()) {
+        if let Some(set) = with_bitmap(repo, bitmap, db, req, refs, &wanted)? {
+            return Ok(set);
+        }
+    }
+    // A shallow client lacks history behind its shallow commits, which
+    // the bitmaps of its haves would include.
+    let exact_haves = req.cut.is_none() && req.client_shallow.is_empty();
+    if let (false, true, Some(bitmap)) = (hidden.is_empty(), exact_haves, bitmap.get()) {
+        if let Some(set) = fetch_with_bitmap(repo, bitmap, db, req, refs, &wanted, &hidden)? {
             return Ok(set);
         }
     }
@@ -205,17 +219,11 @@ pub(crate) fn enumerate(
         HashSet::default()
     };
     crate::trace(|| format!("walked {} commits and the boundary's trees", walked.len()));
-    // A shallow client lacks history behind its shallow commits, which
-    // the bitmaps of its haves would include.
-    let client_bitmap = if req.caps.thin_pack
-        && use_bitmaps
-        && !hidden.is_empty()
-        && req.cut.is_none()
-        && req.client_shallow.is_empty()
-    {
-        ClientBitmap::new(repo, db, &hidden)?
-    } else {
-        None
+    let client_bitmap = match bitmap.get() {
+        Some(bitmap) if req.caps.thin_pack && !hidden.is_empty() && exact_haves => {
+            ClientBitmap::new(bitmap.clone(), repo, db, &hidden)?
+        }
+        _ => None,
     };
     crate::trace(|| format!("client bitmap: {}", client_bitmap.is_some()));
     let mut out = Vec::new();
@@ -264,40 +272,62 @@ pub(crate) fn enumerate(
     })
 }
 
+/// What a request wants, peeled: commits, other objects, and the tag
+/// objects on the way.
+struct Wanted<'a> {
+    tips: &'a [ObjectId],
+    roots: &'a [ObjectId],
+    tags: &'a [ObjectId],
+}
+
+/// Everything `wanted` reaches by the bitmap, with the annotated tags of
+/// `refs` that point into what `sent` accepts of it when the client asked
+/// for `include-tag`. `None` if the bitmap turns out unusable or more than
+/// `max_walk` commits lack a bitmap.
+fn wanted_reach(
+    repo: &gix::Repository,
+    bitmap: &PackBitmap,
+    req: &FetchRequest,
+    refs: &Refs,
+    wanted: &Wanted<'_>,
+    max_walk: usize,
+    sent: impl Fn(&Reachable, &ObjectId) -> bool,
+) -> Result<Option<Reachable>, Fail> {
+    let mut roots: Vec<ObjectId> = wanted.roots.iter().chain(wanted.tags).copied().collect();
+    let Some(reach) = bitmap.reachable(repo, wanted.tips, &roots, max_walk)? else {
+        return Ok(None);
+    };
+    if !req.caps.include_tag {
+        return Ok(Some(reach));
+    }
+    let mut extra_tags = Vec::new();
+    for r in &refs.refs {
+        if r.peeled.is_some_and(|p| sent(&reach, &p)) && !bitmap.contains(&reach, &r.id) {
+            peel(repo, r.id, &mut extra_tags)?;
+        }
+    }
+    if extra_tags.is_empty() {
+        return Ok(Some(reach));
+    }
+    roots.extend(extra_tags);
+    bitmap.reachable(repo, wanted.tips, &roots, max_walk)
+}
+
 /// A full clone with a reachability bitmap; `None` if there is no usable one.
 fn with_bitmap(
     repo: &gix::Repository,
+    bitmap: &PackBitmap,
     db: &Db,
     req: &FetchRequest,
     refs: &Refs,
-    tips: &[ObjectId],
-    roots: &[ObjectId],
-    tags: &[ObjectId],
+    wanted: &Wanted<'_>,
 ) -> Result<Option<ObjectSet>, Fail> {
-    let Some(bitmap) = PackBitmap::open(repo.objects.store_ref().path()) else {
+    let Some(reach) = wanted_reach(repo, bitmap, req, refs, wanted, usize::MAX, |r, id| {
+        bitmap.contains(r, id)
+    })?
+    else {
         return Ok(None);
     };
-    let mut roots: Vec<ObjectId> = roots.iter().chain(tags).copied().collect();
-    let Some(mut reach) = bitmap.reachable(repo, tips, &roots)? else {
-        return Ok(None);
-    };
-    if req.caps.include_tag {
-        let mut extra_tags = Vec::new();
-        for r in &refs.refs {
-            if r.peeled.is_some_and(|p| bitmap.contains(&reach, &p))
-                && !bitmap.contains(&reach, &r.id)
-            {
-                peel(repo, r.id, &mut extra_tags)?;
-            }
-        }
-        if !extra_tags.is_empty() {
-            roots.extend(extra_tags);
-            reach = match bitmap.reachable(repo, tips, &roots)? {
-                Some(r) => r,
-                None => return Ok(None),
-            };
-        }
-    }
     let commits = reach.commits;
     let whole_pack = (req.caps.ofs_delta && bitmap.covers_whole_pack(&reach))
         .then(|| bitmap.stored_pack())
@@ -315,6 +345,60 @@ fn with_bitmap(
         whole_pack,
     }))
 }
+
+/// An incremental fetch with a reachability bitmap: what the wants reach
+/// minus what the common commits reach, both from the bitmaps of the
+/// nearest bitmapped commits (commits newer than the bitmapped pack are
+/// walked with their trees), without walking the new commits' trees. The
+/// same set `git rev-list --objects <wants> --not <haves>` yields, in the
+/// pack's order and already located. `None` if there is no usable bitmap
+/// or too many commits lack one.
+fn fetch_with_bitmap(
+    repo: &gix::Repository,
+    bitmap: &Arc<PackBitmap>,
+    db: &Db,
+    req: &FetchRequest,
+    refs: &Refs,
+    wanted: &Wanted<'_>,
+    haves: &[ObjectId],
+) -> Result<Option<ObjectSet>, Fail> {
+    let Some(have) = bitmap.reachable(repo, haves, &[], BITMAP_FETCH_WALK_LIMIT)? else {
+        return Ok(None);
+    };
+    let Some(want) = wanted_reach(
+        repo,
+        bitmap,
+        req,
+        refs,
+        wanted,
+        BITMAP_FETCH_WALK_LIMIT,
+        |r, id| bitmap.contains(r, id) && !bitmap.contains(&have, id),
+    )?
+    else {
+        return Ok(None);
+    };
+    let send = bitmap.difference(&want, &have);
+    drop(want);
+    crate::trace(|| "bitmaps of wants and haves read".into());
+    let counts = bitmap.counts(&send, db);
+    let client_bitmap = if req.caps.thin_pack {
+        ClientBitmap::of_reachable(bitmap.clone(), db, have)
+    } else {
+        None
+    };
+    Ok(Some(ObjectSet {
+        counts,
+        client_has: HashSet::default(),
+        client_bitmap,
+        commits: send.commits,
+        hints: Hints::default(),
+        whole_pack: None,
+    }))
+}
+
+/// Commits without a bitmap a fetch walks (with their trees) on each side
+/// before it falls back to walking only the commits it sends.
+const BITMAP_FETCH_WALK_LIMIT: usize = 1000;
 
 /// The pack file, if the repository's own objects are all in one pack.
 /// Then the pack's own deltas serve a clone well and the faster threaded

@@ -17,7 +17,7 @@ use gix::ObjectId;
 use gix_pack::data::output::{self, entry::Kind, Entry};
 use gix_pack::Find;
 
-use crate::bitmap::ClientBitmap;
+use crate::bitmap::{ClientBitmap, SharedBitmap};
 use crate::deflate::Deflater;
 use crate::failure::io;
 use crate::objects::{self, Db};
@@ -85,9 +85,10 @@ pub(crate) fn send(
     out: &mut dyn Write,
     opts: &Options,
     framing: Framing,
+    bitmap: &SharedBitmap<'_>,
 ) -> Result<(), Fail> {
     let db = db_handle(repo, PACK_CACHE_BYTES);
-    let set = match objects::enumerate(repo, &db, req, refs, opts.threads, opts.use_bitmaps) {
+    let set = match objects::enumerate(repo, &db, req, refs, opts.threads, bitmap) {
         Ok(set) => set,
         // After the last ACK/NAK a v0/v1 client with side-band reads band
         // packets only: an ERR packet would be a "bad band". (A v2 client
@@ -167,7 +168,7 @@ fn write_pack(
 ) -> Result<Stats, Fail> {
     let num =
         u32::try_from(set.counts.len()).map_err(|_| Fail::new("too many objects for one pack"))?;
-    let thin_lookups = !set.client_has.is_empty();
+    let thin_lookups = !set.client_has.is_empty() || set.client_bitmap.is_some();
     let client_bitmap = set.client_bitmap.as_ref();
     let (counts, stored_ref_deltas) =
         ref_deltas::split(&db, set.counts, threads, thin_lookups, client_bitmap)?;

@@ -5,13 +5,17 @@
 //! A want is covered if it is itself common, or if a walk from it, newest
 //! commits first and never older than the oldest common commit, meets a
 //! common commit. The walk is bounded; giving up just means "not ready"
-//! and the client keeps negotiating or sends `done` itself.
+//! and the client keeps negotiating or sends `done` itself. With a
+//! reachability bitmap the answer comes from the bitmaps of the nearest
+//! bitmapped commits instead, without the date bound.
 
 use gix::hashtable::HashSet;
 use gix::objs::{FindExt, Kind};
 use gix::revision::walk::Sorting;
 use gix::traverse::commit::simple::CommitTimeOrder;
 use gix::ObjectId;
+
+use crate::bitmap::SharedBitmap;
 
 /// Commits visited per want at most.
 const WALK_LIMIT: usize = 10_000;
@@ -21,11 +25,24 @@ pub(crate) fn ok_to_give_up(
     repo: &gix::Repository,
     wants: &[ObjectId],
     common: &[ObjectId],
+    bitmap: &SharedBitmap<'_>,
 ) -> bool {
     let common: HashSet<ObjectId> = common
         .iter()
         .filter_map(|&id| peel_to_commit(repo, id))
         .collect();
+    if common.is_empty() {
+        return false;
+    }
+    if let Some(bitmap) = bitmap.get() {
+        let wants: Option<Vec<ObjectId>> = wants.iter().map(|&w| peel_to_commit(repo, w)).collect();
+        let Some(wants) = wants else {
+            return false;
+        };
+        if let Some(ready) = bitmap.each_reaches(repo, &wants, &common) {
+            return ready;
+        }
+    }
     let Some(cutoff) = common
         .iter()
         .filter_map(|&id| repo.find_commit(id).ok()?.time().ok().map(|t| t.seconds))

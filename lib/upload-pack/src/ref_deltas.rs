@@ -226,8 +226,9 @@ fn locate(
     let mut buf = Vec::new();
     let mut out = Vec::with_capacity(counts.len());
     for count in counts {
-        if let PackLocation::LookedUp(_) = count.entry_pack_location {
-            out.push(Stored::Other);
+        // Located already (from a bitmap): only how it is stored is new.
+        if let PackLocation::LookedUp(location) = &count.entry_pack_location {
+            out.push(location.as_ref().map_or(Stored::Other, |l| stored(db, l)));
             continue;
         }
         let found = client.and_then(|c| c.locate(&count.id));
@@ -243,9 +244,16 @@ fn locate(
     Ok(out)
 }
 
-/// How the entry at `location` is stored.
+/// Longest entry header: type and size (at most 10 bytes) and a base id.
+const MAX_HEADER: usize = 32;
+
+/// How the entry at `location` is stored (read from its header only).
 fn stored(db: &Db, location: &Location) -> Stored {
-    let Some(entry) = db.entry_by_location(location) else {
+    let header = Location {
+        entry_size: location.entry_size.min(MAX_HEADER),
+        ..location.clone()
+    };
+    let Some(entry) = db.entry_by_location(&header) else {
         return Stored::Other;
     };
     let Ok(parsed) = gix_pack::data::Entry::from_bytes(&entry.data, 0, gix::hash::Kind::Sha1)

@@ -13,6 +13,7 @@ use std::io::{Read, Write};
 use gix::ObjectId;
 use gotd_wire::pkt::{self, Packet, PktReader};
 
+use crate::bitmap::SharedBitmap;
 use crate::failure::io;
 use crate::refs::Refs;
 use crate::request::{AckMode, ClientCaps, FetchRequest};
@@ -28,10 +29,11 @@ pub(crate) fn serve(
     advertise::write(output, &refs, &opts.agent, opts.protocol == Protocol::V1).map_err(io)?;
     output.flush().map_err(io)?;
     let mut rd = PktReader::new(input);
-    let Some(req) = negotiate(repo, &mut rd, output)? else {
+    let bitmap = SharedBitmap::new(repo, opts.use_bitmaps);
+    let Some(req) = negotiate(repo, &mut rd, output, &bitmap)? else {
         return Ok(());
     };
-    pack::send(repo, &req, &refs, output, opts, pack::Framing::V0)
+    pack::send(repo, &req, &refs, output, opts, pack::Framing::V0, &bitmap)
 }
 
 /// Runs the want and have phases. `None` means the client only wanted the
@@ -40,6 +42,7 @@ pub(crate) fn negotiate(
     repo: &gix::Repository,
     rd: &mut PktReader<&mut dyn Read>,
     output: &mut dyn Write,
+    bitmap: &SharedBitmap<'_>,
 ) -> Result<Option<FetchRequest>, Fail> {
     let mut req = FetchRequest::default();
     loop {
@@ -87,7 +90,7 @@ pub(crate) fn negotiate(
             .and_then(|_| output.flush())
             .map_err(io)?;
     }
-    haves(repo, rd, output, &mut req)?;
+    haves(repo, rd, output, &mut req, bitmap)?;
     Ok(Some(req))
 }
 
@@ -97,6 +100,7 @@ fn haves(
     rd: &mut PktReader<&mut dyn Read>,
     output: &mut dyn Write,
     req: &mut FetchRequest,
+    bitmap: &SharedBitmap<'_>,
 ) -> Result<(), Fail> {
     let mode = req.caps.ack;
     let mut acked = false;
@@ -112,7 +116,7 @@ fn haves(
                 // commit, say so; the client then stops sending haves.
                 if mode == AckMode::Detailed && !ready && new_common {
                     new_common = false;
-                    if crate::ready::ok_to_give_up(repo, &req.wants, &req.common) {
+                    if crate::ready::ok_to_give_up(repo, &req.wants, &req.common, bitmap) {
                         ready = true;
                         let last = req.common.last().expect("common").to_hex();
                         pkt::write_line(&mut buf, &format!("ACK {last} ready")).map_err(io)?;

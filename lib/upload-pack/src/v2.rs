@@ -6,6 +6,8 @@ use std::io::{Read, Write};
 use gix::bstr::{BStr, BString, ByteSlice};
 use gotd_wire::pkt::{self, Packet, PktReader};
 
+use crate::bitmap::SharedBitmap;
+
 use crate::failure::io;
 use crate::refs::{Head, Refs};
 use crate::request::{ClientCaps, FetchRequest, Sideband};
@@ -186,6 +188,7 @@ fn fetch(
         return Err(Fail::new("expected want"));
     }
     let shallow_info = req.apply_shallow(repo)?;
+    let bitmap = SharedBitmap::new(repo, opts.use_bitmaps);
     crate::trace(|| {
         format!(
             "parsed {} wants, {} common",
@@ -194,7 +197,7 @@ fn fetch(
         )
     });
     if !done {
-        let ready = crate::ready::ok_to_give_up(repo, &req.wants, &req.common);
+        let ready = crate::ready::ok_to_give_up(repo, &req.wants, &req.common, &bitmap);
         crate::trace(|| format!("ready: {ready}"));
         let mut out = Vec::new();
         pkt::write_line(&mut out, "acknowledgments").map_err(io)?;
@@ -227,5 +230,5 @@ fn fetch(
     }
     let refs = Refs::read(repo)?;
     crate::trace(|| "refs read".into());
-    pack::send(repo, &req, &refs, output, opts, pack::Framing::V2)
+    pack::send(repo, &req, &refs, output, opts, pack::Framing::V2, &bitmap)
 }

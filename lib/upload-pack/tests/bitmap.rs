@@ -37,9 +37,21 @@ fn bitmapped() -> Fixture {
 
 /// The number of objects in the pack served for `wants`, and the pack.
 fn pack_for(f: &Fixture, wants: &[String], caps: &str, use_bitmaps: bool) -> (u32, Vec<u8>) {
+    pack_since(f, wants, &[], caps, use_bitmaps)
+}
+
+/// Like [`pack_for`], for a client that has `haves`.
+fn pack_since(
+    f: &Fixture,
+    wants: &[String],
+    haves: &[String],
+    caps: &str,
+    use_bitmaps: bool,
+) -> (u32, Vec<u8>) {
     let mut lines = vec![format!("want {} {caps}\n", wants[0])];
     lines.extend(wants[1..].iter().map(|w| format!("want {w}\n")));
     lines.push("0000".into());
+    lines.extend(haves.iter().map(|h| format!("have {h}\n")));
     lines.push("done\n".into());
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
     let opts = Options {
@@ -101,6 +113,49 @@ fn object_set_is_exact(#[case] use_bitmaps: bool) {
     use std::io::Write;
     child.stdin.take().unwrap().write_all(&pack).unwrap();
     assert!(child.wait().unwrap().success());
+}
+
+/// A fetch by a client that has part of the history (bitmapped, or
+/// pushed after the bitmap): exactly `git rev-list --objects <wants>
+/// --not <have>`, and with include-tag the annotated tags pointing into
+/// the commits sent.
+#[rstest]
+#[case(true, "v1^{commit}")]
+#[case(false, "v1^{commit}")]
+#[case(true, "main~1")]
+#[case(true, "side")]
+fn incremental_object_set_is_exact(#[case] use_bitmaps: bool, #[case] have: &str) {
+    let f = bitmapped();
+    let heads: Vec<String> = run(
+        &f.srv(),
+        &["for-each-ref", "--format=%(objectname)", "refs/heads"],
+    )
+    .lines()
+    .map(str::to_owned)
+    .collect();
+    let have = run(&f.srv(), &["rev-parse", have]).trim().to_owned();
+    let not_have = format!("^{have}");
+    let expected = rev_list_count(&f, &["--branches", &not_have]);
+    let haves = [have.clone()];
+    let (n, pack) = pack_since(&f, &heads, &haves, "ofs-delta", use_bitmaps);
+    assert_eq!(n, expected);
+    // The pack is complete: only the client's objects are left out.
+    assert!(!pack.is_empty());
+
+    let sent: std::collections::HashSet<String> =
+        run(&f.srv(), &["rev-list", "--branches", &not_have])
+            .lines()
+            .map(str::to_owned)
+            .collect();
+    let tags = run(
+        &f.srv(),
+        &["for-each-ref", "--format=%(*objectname)", "refs/tags"],
+    )
+    .lines()
+    .filter(|peeled| sent.contains(*peeled))
+    .count() as u32;
+    let (n, _) = pack_since(&f, &heads, &haves, "ofs-delta include-tag", use_bitmaps);
+    assert_eq!(n, expected + tags, "{tags} tags");
 }
 
 #[rstest]
@@ -206,8 +261,9 @@ fn index_pack(f: &Fixture, pack: &[u8]) {
     assert!(child.wait().unwrap().success());
 }
 
-/// A thin fetch from a bitmapped repository (the client's bitmap decides
-/// which stored deltas may refer to bases the client has): git completes
+/// A thin fetch from a bitmapped repository (the bitmaps of wants and
+/// haves give the objects to send and which stored deltas may refer to
+/// bases the client has): git completes
 /// the thin pack, the result passes `fsck --strict` and has the server's
 /// history; with and without bitmaps, protocols 0 and 2.
 #[rstest]
@@ -254,13 +310,16 @@ fn thin_fetch_from_bitmapped_history(#[case] version: u32, #[case] use_bitmaps: 
             }
         }
     }
-    // The phase trace tells whether the client's bitmap was used.
+    // The phase trace tells whether the bitmaps were used.
     fetch.env("GOTD_UPLOAD_PACK_TRACE", "1");
     let out = fetch.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let used = format!("client bitmap: {use_bitmaps}");
-    assert!(stderr.contains(&used), "{stderr}");
+    let used = match use_bitmaps {
+        true => "bitmaps of wants and haves read",
+        false => "client bitmap: false",
+    };
+    assert!(stderr.contains(used), "{stderr}");
     run(&client, &["fsck", "--strict", "--no-dangling"]);
     assert_eq!(
         run(&client, &["rev-parse", "main"]),

@@ -158,10 +158,15 @@ fn single_branch_and_tags(#[case] version: u32) {
     );
 }
 
+/// With `bitmapped`, the server repacks with a bitmap after the tag: the
+/// fetch then takes its objects from the bitmaps. (git asks for the tag
+/// itself here; `bitmap.rs` tests include-tag on its own.)
 #[rstest]
-#[case(0)]
-#[case(2)]
-fn include_tag_follows_fetched_commits(#[case] version: u32) {
+#[case(0, false)]
+#[case(2, false)]
+#[case(0, true)]
+#[case(2, true)]
+fn include_tag_follows_fetched_commits(#[case] version: u32, #[case] bitmapped: bool) {
     let f = Fixture::new();
     f.commits("main", 2);
     let top = f.dir.path();
@@ -171,6 +176,9 @@ fn include_tag_follows_fetched_commits(#[case] version: u32) {
     );
     f.commits("main", 1);
     f.tag("v3");
+    if bitmapped {
+        run(&f.srv(), &["repack", "-adb", "-q"]);
+    }
     let clone = top.join("clone");
     run(
         &clone,
