@@ -25,6 +25,12 @@
 //! cargo xtask bench [--repo PATH | --commits N | --sizes N,N,…] [--plot] [--behind N]
 //!                   [--packs N] [--runs N] [--protocol 0|1|2] [--connections N]
 //! ```
+//! Each scenario runs `--runs` times per server (the table shows medians);
+//! the short ones (fetch, `ls-remote`: tens of milliseconds) at least
+//! [`SHORT_RUNS`] times: on a shared virtual machine their times fall into
+//! two modes about 30 % apart, and the median of a few runs lands on
+//! either.
+//!
 //! Without `--repo`, a deterministic repository of each size is generated
 //! (`generate`) and cached under `target/bench-repos`. `--plot` writes
 //! `target/bench/bench.svg`: client time against repository size for clone,
@@ -337,7 +343,8 @@ fn measure_one(
     let (args, repo, work) = (ctx.args, ctx.repo, ctx.work);
     let objects = git_out(repo, &["count-objects", "-v"])?;
     eprintln!(
-        "bench: {} ({commits} commits on HEAD; {}), protocol version {}, {} runs each",
+        "bench: {} ({commits} commits on HEAD; {}), protocol version {}, {} runs each \
+         (fetch and ls-remote: {})",
         repo.display(),
         objects
             .lines()
@@ -347,7 +354,8 @@ fn measure_one(
             .collect::<Vec<_>>()
             .join(", "),
         args.protocol,
-        args.runs
+        args.runs,
+        args.runs.max(SHORT_RUNS)
     );
     let tag = format!("{commits}c");
     let mut times = plot::Times::default();
@@ -387,7 +395,7 @@ fn measure_one(
         }
         Ok(s)
     };
-    let (o, g) = alternate(args.runs, fetch)?;
+    let (o, g) = alternate(args.runs.max(SHORT_RUNS), fetch)?;
     times.fetch = report.add(&format!("{tag} fetch {behind} behind"), &o, &g);
     let _ = std::fs::remove_dir_all(&template);
 
@@ -398,7 +406,7 @@ fn measure_one(
             c
         })
     };
-    let (o, g) = alternate(args.runs.max(5), ls)?;
+    let (o, g) = alternate(args.runs.max(SHORT_RUNS), ls)?;
     report.add(&format!("{tag} ls-remote"), &o, &g);
 
     let (o, g) = alternate(args.runs, |s| push::full(ctx, s))?;
@@ -414,6 +422,9 @@ fn measure_one(
     }
     Ok(times)
 }
+
+/// Fewest runs of a scenario that takes tens of milliseconds.
+const SHORT_RUNS: usize = 15;
 
 /// Runs `f` for both servers `runs` times, interleaved (who goes first
 /// alternates, so neither always runs on a colder cache), and returns the

@@ -351,8 +351,8 @@ fn with_bitmap(
 /// nearest bitmapped commits (commits newer than the bitmapped pack are
 /// walked with their trees), without walking the new commits' trees. The
 /// same set `git rev-list --objects <wants> --not <haves>` yields, in the
-/// pack's order and already located. `None` if there is no usable bitmap
-/// or too many commits lack one.
+/// pack's order and already located. `None` if the bitmap does not tell:
+/// too many commits lack one, or something on the way cannot be read.
 fn fetch_with_bitmap(
     repo: &gix::Repository,
     bitmap: &Arc<PackBitmap>,
@@ -362,10 +362,12 @@ fn fetch_with_bitmap(
     wanted: &Wanted<'_>,
     haves: &[ObjectId],
 ) -> Result<Option<ObjectSet>, Fail> {
-    let Some(have) = bitmap.reachable(repo, haves, &[], BITMAP_FETCH_WALK_LIMIT)? else {
+    // A commit or tree these walks cannot read (a repository grafted
+    // shallow itself) leaves the answer to the ordinary walk.
+    let Ok(Some(have)) = bitmap.reachable(repo, haves, &[], BITMAP_FETCH_WALK_LIMIT) else {
         return Ok(None);
     };
-    let Some(want) = wanted_reach(
+    let Ok(Some(want)) = wanted_reach(
         repo,
         bitmap,
         req,
@@ -373,8 +375,7 @@ fn fetch_with_bitmap(
         wanted,
         BITMAP_FETCH_WALK_LIMIT,
         |r, id| bitmap.contains(r, id) && !bitmap.contains(&have, id),
-    )?
-    else {
+    ) else {
         return Ok(None);
     };
     let send = bitmap.difference(&want, &have);
