@@ -1,13 +1,14 @@
 //! Reachability bitmaps (`pack-*.bitmap`, as `git repack -b` and `git gc`
-//! write them for bare repositories) for full clones, and what a fetching
-//! client has ([`ClientBitmap`]).
+//! write them for bare repositories) for clones and fetches, readiness,
+//! and what a fetching client has ([`ClientBitmap`]).
 //!
 //! A bitmap file belongs to one pack. Bit `i` of a bitmap stands for the
 //! `i`-th object of that pack in offset order; a commit's bitmap holds the
 //! commit and everything it reaches. With bitmaps a clone needs no tree
 //! walk: the wanted commits' bitmaps are OR-ed, and only commits newer than
 //! the bitmapped pack (pushed since the last `gc`) are walked, stopping at
-//! anything the result already covers.
+//! anything the result already covers. A fetch does the same for the
+//! client's haves and sends the [`PackBitmap::difference`].
 //!
 //! File layout (all integers big-endian): `BITM`, version `1` (u16),
 //! flags (u16), entry count (u32), the pack's checksum (20 bytes); four

@@ -1,9 +1,13 @@
 //! The objects to send: everything reachable from the wants that the client
 //! does not provably have.
 //!
-//! * No common haves (a clone): every commit reachable from the wants is
-//!   expanded to its full tree by gix-pack's threaded counter.
-//! * With common haves: the commits reachable from the wants but not from
+//! * With a reachability bitmap (`bitmap.rs`), clients that are not
+//!   shallow: the wants' bitmaps, minus the haves' for a fetch; no tree is
+//!   walked but those of commits pushed since the bitmap.
+//! * No common haves (a clone) of a repository that is one pack: every
+//!   commit reachable from the wants is expanded to its full tree by
+//!   gix-pack's threaded counter.
+//! * Otherwise: the commits reachable from the wants but not from
 //!   the haves are walked; the trees of the boundary commits (the parents
 //!   the client has) seed a `seen` set, and every new commit's tree is
 //!   walked skipping what is seen — the same set `git rev-list --objects
