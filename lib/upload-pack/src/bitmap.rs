@@ -779,7 +779,8 @@ mod tests {
 #[cfg(test)]
 mod with_git {
 
-    use crate::test_git::{git, object_ids};
+    use crate::test_git::{commit_each, git, init_work, object_ids};
+    use std::path::Path;
 
     /// git's reverse index gives the pack order; one that is not in
     /// ascending offset order, or belongs to another pack, is refused.
@@ -787,13 +788,10 @@ mod with_git {
     fn reads_git_reverse_indexes() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        git(d, &["init", "-q", "-b", "main", "r"]);
-        let r = d.join("r");
-        for i in 0..3 {
+        let r = init_work(d);
+        commit_each(&r, 0..3, |i, r| {
             std::fs::write(r.join(format!("f{i}")), format!("{i}\n")).unwrap();
-            git(&r, &["add", "-A"]);
-            git(&r, &["commit", "-q", "-m", &format!("c{i}")]);
-        }
+        });
         git(
             &r,
             &["-c", "pack.writeReverseIndex=true", "repack", "-adbq"],
@@ -828,15 +826,12 @@ mod with_git {
     fn reads_git_bitmaps() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        git(d, &["init", "-q", "-b", "main", "r"]);
-        let r = d.join("r");
-        for i in 0..5 {
+        let r = init_work(d);
+        commit_each(&r, 0..5, |i, r| {
             std::fs::create_dir_all(r.join(format!("d{i}"))).unwrap();
             std::fs::write(r.join(format!("d{i}/f")), format!("{i}\n")).unwrap();
             std::fs::write(r.join("top"), format!("{i}\n")).unwrap();
-            git(&r, &["add", "-A"]);
-            git(&r, &["commit", "-q", "-m", &format!("c{i}")]);
-        }
+        });
         git(&r, &["repack", "-adb", "-q"]);
         std::fs::write(r.join("top"), "new\n").unwrap();
         git(&r, &["commit", "-q", "-am", "after"]);
@@ -865,23 +860,16 @@ mod with_git {
         use gix::ObjectId;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        git(d, &["init", "-q", "-b", "main", "r"]);
-        let r = d.join("r");
-        let commit = |i: usize| {
+        let r = init_work(d);
+        let change = |i: usize, r: &Path| {
             std::fs::create_dir_all(r.join(format!("d{}", i % 3))).unwrap();
             std::fs::write(r.join(format!("d{}/f", i % 3)), format!("{i}\n")).unwrap();
             std::fs::write(r.join("top"), format!("top {i}\n").repeat(10)).unwrap();
-            git(&r, &["add", "-A"]);
-            git(&r, &["commit", "-q", "-m", &format!("c{i}")]);
         };
-        for i in 0..8 {
-            commit(i);
-        }
+        commit_each(&r, 0..8, change);
         git(&r, &["branch", "side", "HEAD~5"]);
         git(&r, &["repack", "-adb", "-q"]);
-        for i in 8..11 {
-            commit(i);
-        }
+        commit_each(&r, 8..11, change);
         let repo = gix::open(&r).unwrap();
         let db = crate::pack::tests_db(&repo);
         let bitmap = super::PackBitmap::open(&r.join(".git/objects")).expect("usable bitmap");
@@ -937,13 +925,10 @@ mod with_git {
         use gix_pack::Find;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        git(d, &["init", "-q", "-b", "main", "r"]);
-        let r = d.join("r");
-        for i in 0..6 {
+        let r = init_work(d);
+        commit_each(&r, 0..6, |i, r| {
             std::fs::write(r.join("f"), format!("version {i}\n").repeat(20)).unwrap();
-            git(&r, &["add", "-A"]);
-            git(&r, &["commit", "-q", "-m", &format!("c{i}")]);
-        }
+        });
         git(&r, &["repack", "-adb", "-q"]);
         let repo = gix::open(&r).unwrap();
         let db = crate::pack::tests_db(&repo);

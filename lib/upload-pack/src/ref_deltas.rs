@@ -362,7 +362,7 @@ mod with_git {
     use gix_pack::data::output::count::PackLocation;
     use gix_pack::data::output::Count;
 
-    use crate::test_git::{git, object_ids, pushed_as_packs};
+    use crate::test_git::{commit_each, git, init_work, object_ids, pushed_as_packs};
 
     /// A repository that keeps each push as a pack: the second push is a
     /// thin pack whose deltas against the first push's objects are stored
@@ -410,16 +410,13 @@ mod with_git {
     fn thin_orphans_get_their_base_by_id() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        git(d, &["init", "-q", "-b", "main", "r"]);
-        let r = d.join("r");
+        let r = init_work(d);
         let text: String = (0..300)
             .map(|i| format!("line {i} of the file\n"))
             .collect();
-        for round in 0..4 {
+        commit_each(&r, 0..4, |round, r| {
             std::fs::write(r.join("f.txt"), format!("{text}round {round}\n")).unwrap();
-            git(&r, &["add", "-A"]);
-            git(&r, &["commit", "-q", "-m", &format!("round {round}")]);
-        }
+        });
         git(&r, &["repack", "-adfq"]);
         let repo = gix::open(&r).unwrap();
         let db = crate::pack::tests_db(&repo);

@@ -22,6 +22,22 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A new repository `r` with a work tree (branch `main`) in `dir`.
+pub fn init_work(dir: &Path) -> PathBuf {
+    git(dir, &["init", "-q", "-b", "main", "r"]);
+    dir.join("r")
+}
+
+/// One commit in `repo` per number in `numbers`, each of everything in the
+/// work tree after `change(number, repo)` edits it, with message `c<number>`.
+pub fn commit_each(repo: &Path, numbers: std::ops::Range<usize>, change: impl Fn(usize, &Path)) {
+    for i in numbers {
+        change(i, repo);
+        git(repo, &["add", "-A"]);
+        git(repo, &["commit", "-q", "-m", &format!("c{i}")]);
+    }
+}
+
 /// A bare repository `srv.git` in `dir` that keeps every push as a pack
 /// (`receive.unpackLimit 1`), pushed to `rounds` times from a clone `w`.
 /// Each round rewrites `f.txt` as `text` plus a line naming the round;
